@@ -1,0 +1,330 @@
+"""Ingest: inventory of the raw media, with hashes, decode checks, labels, groups and frames.
+
+Reads:   ``ingest.raw_dir`` laid out as ``<modality>/<label>/<file>`` (modality ``hands`` or
+         ``faces``), or a manifest CSV (``ingest.manifest``, else ``<raw_dir>/manifest.csv``
+         when present) with columns ``path, modality, label[, group, start_s, end_s]``.
+Writes:  ``data/interim/ingest/items.csv`` (internal: one row per usable file or labelled video
+         range, with its path), ``data/interim/ingest/frames.parquet`` (the frames to extract)
+         and ``data/interim/ingest/ledger.csv`` (files that cannot be used, with reasons).
+Params:  ``ingest`` (raw_dir, manifest, video_fps, id_salt, max_image_pixels).
+
+Ids are pseudonymous: ``source_id`` is a salted HMAC of the file's sha256, and a manifest
+``group`` (often a person) is replaced by a salted HMAC of its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from stages import io, media
+from stages.params import IngestParams
+from stages.progress import Progress
+from stages.schema import MODALITIES, Reason
+
+log = logging.getLogger("ingest")
+
+OUT_DIR = Path("data/interim/ingest")
+MANIFEST_NAME = "manifest.csv"
+MANIFEST_REQUIRED = ("path", "modality", "label")
+MANIFEST_OPTIONAL = ("group", "start_s", "end_s")
+
+ITEM_COLUMNS = (
+    "item", "source_id", "path", "modality", "label", "group", "media", "sha256", "bytes",
+    "width", "height", "fps", "n_frames", "start_s", "end_s",
+)
+FRAME_COLUMNS = ("item", "source_id", "frame", "timestamp_ms")
+LEDGER_COLUMNS = (
+    "path", "source_id", "modality", "label", "frame", "instance", "stage", "reason", "detail",
+)
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be used; the message names the rows and the fix."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One labelled input: a file, or a time range of a video, under a modality and label."""
+
+    path: str  # relative to raw_dir, POSIX separators
+    modality: str
+    label: str
+    group: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+def pseudonym(salt: str, value: str, n: int = 16) -> str:
+    """A salted, keyed hash of ``value``: stable for one salt, unlinkable across salts."""
+    return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()[:n]
+
+
+def walk_folders(raw_dir: Path) -> tuple[list[Entry], list[dict]]:
+    """Entries from a ``<modality>/<label>/<file>`` tree, sorted; plus ledger rows for strays.
+
+    Files below a label folder (at any depth) take that label. Files that are not below
+    ``<modality>/<label>/`` are ledgered as ``unlabelled``, never silently skipped.
+    """
+    entries, ledger = [], []
+    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() or p.is_symlink()):
+        rel = path.relative_to(raw_dir)
+        parts = rel.parts
+        if rel.as_posix() == MANIFEST_NAME or any(p.startswith(".") for p in parts):
+            continue
+        if len(parts) < 3 or parts[0] not in MODALITIES:
+            ledger.append(_ledger_row(
+                rel.as_posix(), Reason.UNLABELLED,
+                f"not under <modality>/<label>/ (modality one of {', '.join(MODALITIES)}); "
+                "move it there or list it in a manifest",
+            ))
+            continue
+        entries.append(Entry(rel.as_posix(), parts[0], parts[1]))
+    return entries, ledger
+
+
+def read_manifest(path: Path, raw_dir: Path) -> list[Entry]:
+    """Entries from a manifest CSV, checked before anything is decoded.
+
+    Raises:
+        ManifestError: missing columns, or rows with a bad path, modality, label or time range.
+    """
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in MANIFEST_REQUIRED if c not in df.columns]
+    unknown = [c for c in df.columns if c not in MANIFEST_REQUIRED + MANIFEST_OPTIONAL]
+    if missing or unknown:
+        raise ManifestError(
+            f"{path}: missing columns {missing}, unknown columns {unknown}; allowed columns are "
+            f"{', '.join(MANIFEST_REQUIRED + MANIFEST_OPTIONAL)} (the first three required)"
+        )
+    root = raw_dir.resolve()
+    errors, entries = [], []
+    for i, row in enumerate(df.to_dict("records"), start=2):  # line 1 is the header
+        where = f"{path}:{i}"
+        rel = row["path"].strip()
+        target = (raw_dir / rel).resolve()
+        if not rel or not target.is_relative_to(root):
+            errors.append(f"{where}: path {rel!r} is outside ingest.raw_dir ({raw_dir})")
+            continue
+        if row["modality"] not in MODALITIES:
+            errors.append(f"{where}: modality {row['modality']!r} is not one of {MODALITIES}")
+            continue
+        label = row["label"].strip()
+        if not label:
+            errors.append(f"{where}: empty label")
+            continue
+        times = []
+        for key in ("start_s", "end_s"):
+            text = str(row.get(key, "") or "").strip()
+            try:
+                times.append(float(text) if text else None)
+            except ValueError:
+                errors.append(f"{where}: {key}={text!r} is not a number of seconds")
+                times.append(None)
+        start, end = times
+        if (start is not None and start < 0) or (
+            start is not None and end is not None and end <= start
+        ):
+            errors.append(f"{where}: time range [{start}, {end}) is empty or negative")
+            continue
+        group = str(row.get("group", "") or "").strip() or None
+        entries.append(Entry(target.relative_to(root).as_posix(), row["modality"], label,
+                             group, start, end))
+    if errors:
+        raise ManifestError(
+            f"{len(errors)} bad manifest rows; fix them and run again:\n  " + "\n  ".join(errors)
+        )
+    return entries
+
+
+def discover(params: IngestParams) -> tuple[Path, list[Entry], list[dict]]:
+    """The raw folder, its entries (from the manifest or the folders) and stray-file ledger rows."""
+    raw_dir = Path(params.raw_dir)
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(
+            f"{raw_dir}: ingest.raw_dir is not a folder; point it at your media "
+            "(`dvc exp run -S ingest.raw_dir=...`) or fetch the sample (`python dev.py sample`)"
+        )
+    if params.manifest is not None:
+        manifest = raw_dir / params.manifest
+        if not manifest.is_file():
+            raise FileNotFoundError(f"{manifest}: ingest.manifest not found")
+    else:
+        manifest = raw_dir / MANIFEST_NAME
+    if manifest.is_file():
+        log.info("labels from manifest %s", manifest)
+        return raw_dir, read_manifest(manifest, raw_dir), []
+    entries, strays = walk_folders(raw_dir)
+    return raw_dir, entries, strays
+
+
+def _ledger_row(path: str, reason: Reason, detail: str, entry: Entry | None = None,
+                source_id: str = "") -> dict:
+    return {
+        "path": path, "source_id": source_id,
+        "modality": entry.modality if entry else "", "label": entry.label if entry else "",
+        "frame": pd.NA, "instance": pd.NA, "stage": "ingest", "reason": reason.value,
+        "detail": detail,
+    }
+
+
+@dataclass
+class _Probe:
+    sha256: str
+    bytes: int
+    media: str
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+
+
+def probe(path: Path, params: IngestParams) -> _Probe:
+    """Hash and decode-check one file.
+
+    Raises:
+        media.MediaError: the file cannot be used (with its ledger reason).
+    """
+    kind = media.media_kind(path)
+    if kind is None:
+        raise media.MediaError(
+            Reason.UNSUPPORTED_EXTENSION,
+            f"extension {path.suffix!r} is not a supported image "
+            f"({' '.join(sorted(media.IMAGE_EXTENSIONS))}) or video "
+            f"({' '.join(sorted(media.VIDEO_EXTENSIONS))}); convert it or remove it",
+        )
+    if not path.exists():
+        raise media.MediaError(Reason.UNREADABLE, "dangling link or vanished file; fix or remove it")
+    size = os.path.getsize(path)
+    digest = media.sha256_file(path)
+    if kind == "image":
+        img = media.decode_image(path, params.max_image_pixels)
+        return _Probe(digest, size, kind, img.shape[1], img.shape[0], 0.0, 1)
+    info = media.probe_video(path)
+    return _Probe(digest, size, kind, info.width, info.height, info.fps, info.n_frames)
+
+
+def build_inventory(
+    raw_dir: Path, entries: list[Entry], params: IngestParams
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Probe every entry's file once; return (items, frames, ledger rows).
+
+    Duplicates (same bytes under another path) keep the first path in sorted order; the same
+    bytes under two labels of one modality are a label conflict and all copies are ledgered.
+    """
+    probes: dict[str, _Probe | media.MediaError] = {}
+    paths = sorted({e.path for e in entries})
+    progress = Progress(len(paths), "ingest", log)
+    for rel in paths:
+        try:
+            probes[rel] = probe(raw_dir / rel, params)
+        except media.MediaError as err:
+            probes[rel] = err
+            log.warning("%s: %s", raw_dir / rel, err)
+        except OSError as err:
+            probes[rel] = media.MediaError(Reason.UNREADABLE, f"cannot read: {err.strerror}; "
+                                           "check permissions or remove it")
+            log.warning("%s: cannot read (%s)", raw_dir / rel, err.strerror)
+        progress.update()
+    progress.close()
+
+    ledger: list[dict] = []
+    good: list[tuple[Entry, _Probe]] = []
+    for e in entries:
+        p = probes[e.path]
+        if isinstance(p, media.MediaError):
+            ledger.append(_ledger_row(e.path, p.reason, str(p), e))
+        else:
+            good.append((e, p))
+
+    # Same bytes at several paths: conflicts across labels, duplicates within one label.
+    by_content: dict[tuple[str, str], list[tuple[Entry, _Probe]]] = {}
+    for e, p in good:
+        by_content.setdefault((e.modality, p.sha256), []).append((e, p))
+    kept: list[tuple[Entry, _Probe]] = []
+    for (modality, _), group in by_content.items():
+        labels = sorted({e.label for e, _ in group})
+        first_path = min(e.path for e, _ in group)
+        sid = pseudonym(params.id_salt, group[0][1].sha256)
+        labels_per_path = {
+            path: {e.label for e, _ in group if e.path == path} for path in {e.path for e, _ in group}
+        }
+        if len({frozenset(v) for v in labels_per_path.values()}) > 1:
+            for e, _ in group:
+                ledger.append(_ledger_row(
+                    e.path, Reason.LABEL_CONFLICT,
+                    f"the same file is labelled {' and '.join(labels)} in {modality}; "
+                    "keep one label and remove the other copies", e, sid))
+            continue
+        for e, p in group:
+            if e.path != first_path:
+                ledger.append(_ledger_row(
+                    e.path, Reason.DUPLICATE,
+                    f"identical to another file under label {e.label}; kept once", e, sid))
+            else:
+                kept.append((e, p))
+
+    items, frames = [], []
+    for e, p in sorted(kept, key=lambda ep: (ep[0].path, ep[0].start_s or 0.0)):
+        sid = pseudonym(params.id_salt, p.sha256)
+        group = "g" + pseudonym(params.id_salt, "group:" + e.group, 15) if e.group else sid
+        item = len(items)
+        if p.media == "image":
+            sampled = [(0, 0)]
+        else:
+            sampled = media.sample_frames(p.n_frames, p.fps, params.video_fps, e.start_s, e.end_s)
+        if not sampled:
+            ledger.append(_ledger_row(
+                e.path, Reason.NO_FRAMES,
+                f"no frame in the time range [{e.start_s}, {e.end_s}) of a "
+                f"{p.n_frames / p.fps:.2f} s video; fix the manifest's start_s/end_s", e, sid))
+            continue
+        items.append({
+            "item": item, "source_id": sid, "path": e.path, "modality": e.modality,
+            "label": e.label, "group": group, "media": p.media, "sha256": p.sha256,
+            "bytes": p.bytes, "width": p.width, "height": p.height, "fps": round(p.fps, 6),
+            "n_frames": p.n_frames, "start_s": e.start_s, "end_s": e.end_s,
+        })
+        frames.extend((item, sid, f, ts) for f, ts in sampled)
+    items_df = pd.DataFrame(items, columns=list(ITEM_COLUMNS))
+    frames_df = pd.DataFrame(frames, columns=list(FRAME_COLUMNS)).astype(
+        {"item": "int64", "frame": "int64", "timestamp_ms": "int64"})
+    return items_df, frames_df, ledger
+
+
+def ledger_frame(rows: list[dict]) -> pd.DataFrame:
+    """Ledger rows as a table with the internal ledger columns, in a stable order."""
+    df = pd.DataFrame(rows, columns=list(LEDGER_COLUMNS))
+    df["frame"] = df["frame"].astype("Int64")
+    df["instance"] = df["instance"].astype("Int64")
+    return df.sort_values(["path", "frame", "instance", "reason"], kind="stable",
+                          na_position="first").reset_index(drop=True)
+
+
+def main() -> None:
+    """Entry point of the ``ingest`` stage."""
+    from stages import params as params_mod
+
+    io.setup_logging()
+    params = params_mod.load().ingest
+    raw_dir, entries, strays = discover(params)
+    items, frames, ledger = build_inventory(raw_dir, entries, params)
+    ledger = ledger_frame(strays + ledger)
+    io.write_csv(items, OUT_DIR / "items.csv")
+    io.write_parquet(frames, OUT_DIR / "frames.parquet")
+    io.write_csv(ledger, OUT_DIR / "ledger.csv")
+    log.info(
+        "%d entries -> %d items (%d images, %d videos), %d frames to extract, %d ledgered",
+        len(entries) + len(strays), len(items), int((items["media"] == "image").sum()),
+        int((items["media"] == "video").sum()), len(frames), len(ledger),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Atomic, deterministic writes of tables, JSON and text.
+
+Every artifact is written to a temporary file in its destination folder and moved into place
+with ``os.replace``: an interrupted run leaves either the old file or the new one, never half of
+one. CSV floats use one fixed format so that the same values give the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+FLOAT_FORMAT = "%.6f"
+TMP_PREFIX = ".tmp-"
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success move it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path | str, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; it replaces ``path`` on success."""
+    with atomic_path(path) as tmp, open(tmp, mode, newline="" if "b" not in mode else None) as f:
+        yield f
+
+
+def write_csv(df: pd.DataFrame, path: Path | str, float_format: str = FLOAT_FORMAT) -> None:
+    """Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically."""
+    with atomic_open(path) as f:
+        df.to_csv(f, index=False, float_format=float_format, lineterminator="\n")
+
+
+def write_parquet(df: pd.DataFrame, path: Path | str) -> None:
+    """Write ``df`` as Parquet (internal artifacts between stages), atomically."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False, compression="zstd")
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read a CSV or Parquet table written by :func:`write_csv` / :func:`write_parquet`."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def write_json(obj: Any, path: Path | str) -> None:
+    """Write ``obj`` as sorted, indented JSON, atomically."""
+    with atomic_open(path) as f:
+        json.dump(obj, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+
+
+def write_text(text: str, path: Path | str) -> None:
+    """Write ``text`` (UTF-8), atomically."""
+    with atomic_open(path) as f:
+        f.write(text)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Quiet, one-line-per-event logging on stderr for the stage entry points."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(name)s: %(message)s",
+    )
+    for noisy in ("matplotlib", "great_expectations", "PIL", "numexpr"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

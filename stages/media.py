@@ -1,0 +1,199 @@
+"""Reading media: hashing, image decoding, video probing and frame sampling.
+
+Only ingest and extract open pixels; they do it through this module. Decoding never raises on
+bad input: it raises :class:`MediaError` with a ledger reason and a message that names the file
+and what to do, and the stages turn that into a ledger row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from stages.schema import Reason
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"})
+
+cv2.setNumThreads(1)  # workers parallelize across files; OpenCV threads would oversubscribe
+
+
+class MediaError(Exception):
+    """A file cannot be used; ``reason`` is its ledger code.
+
+    The message says what is wrong and what to do, without the path: the caller prefixes the
+    path in logs and keeps it out of published ledgers.
+    """
+
+    def __init__(self, reason: Reason, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def media_kind(path: Path | str) -> str | None:
+    """``"image"``, ``"video"`` or None (unsupported extension), from the file's extension."""
+    ext = Path(path).suffix.lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
+    return None
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def image_size(path: Path | str) -> tuple[int, int]:
+    """(width, height) read from the header only, without decoding the pixels."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: we check ourselves
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(path) as im:
+            return im.size
+
+
+def decode_image(path: Path | str, max_pixels: int) -> np.ndarray:
+    """Decode an image file to an 8-bit BGR array, upright (EXIF orientation applied).
+
+    Raises:
+        MediaError: empty, too large (``max_pixels``) or undecodable file.
+    """
+    path = Path(path)
+    if os.path.getsize(path) == 0:
+        raise MediaError(Reason.EMPTY_FILE, "empty file (0 bytes); re-export it or remove it")
+    try:
+        w, h = image_size(path)
+    except Exception:  # noqa: BLE001 - Pillow raises many types; OpenCV gets the final word below
+        w = h = None
+    if w is not None and w * h > max_pixels:
+        raise MediaError(
+            Reason.TOO_LARGE,
+            f"{w}x{h} = {w * h} pixels exceeds ingest.max_image_pixels={max_pixels}; "
+            "downscale it or raise the limit",
+        )
+    buf = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise MediaError(
+            Reason.UNREADABLE,
+            "cannot decode as an image (corrupt, truncated or not an image); "
+            "re-export it or remove it",
+        )
+    return image
+
+
+def to_rgb(bgr: np.ndarray) -> np.ndarray:
+    """BGR to a C-contiguous RGB array (what ``mp.Image`` requires: it takes the raw pointer)."""
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What probing a video found: decoded frame count (not the container's claim), fps, size."""
+
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+
+
+def probe_video(path: Path | str) -> VideoInfo:
+    """Count the frames that really decode and read fps and size.
+
+    Raises:
+        MediaError: empty file, not a video, or no decodable frame.
+    """
+    path = Path(path)
+    if os.path.getsize(path) == 0:
+        raise MediaError(Reason.EMPTY_FILE, "empty file (0 bytes); re-export it or remove it")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise MediaError(
+                Reason.UNREADABLE,
+                "cannot open as a video (corrupt or unsupported container); "
+                "re-encode it (e.g. to H.264 MP4) or remove it",
+            )
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        n = 0
+        while cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    if n == 0:
+        raise MediaError(
+            Reason.NO_FRAMES, "no decodable video frame; re-encode it or remove it"
+        )
+    if not math.isfinite(fps) or fps <= 0 or fps > 1000:
+        fps = 30.0  # a container without a usable rate: timestamps assume 30 fps
+    return VideoInfo(n_frames=n, fps=fps, width=width, height=height)
+
+
+def sample_frames(
+    n_frames: int,
+    fps: float,
+    video_fps: float | None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> list[tuple[int, int]]:
+    """Frames to extract, as ``(frame_index, timestamp_ms)`` with strictly increasing timestamps.
+
+    A frame's time is ``index / fps``; frames in ``[start_s, end_s)`` are kept. With
+    ``video_fps`` set, the first frame of each ``1 / video_fps`` interval is kept, so a 24 fps
+    clip sampled at 10 fps yields 10 frames a second; ``None`` keeps every frame.
+    """
+    out: list[tuple[int, int]] = []
+    last_bucket = None
+    last_ts = -1
+    for i in range(n_frames):
+        t = i / fps
+        if start_s is not None and t < start_s - 1e-9:
+            continue
+        if end_s is not None and t >= end_s - 1e-9:
+            break
+        if video_fps is not None and video_fps < fps:
+            bucket = math.floor(t * video_fps + 1e-9)
+            if bucket == last_bucket:
+                continue
+            last_bucket = bucket
+        ts = max(round(t * 1000), last_ts + 1)
+        out.append((i, ts))
+        last_ts = ts
+    return out
+
+
+def iter_video_frames(path: Path | str, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, bgr)`` for the wanted frame indices (ascending), decoding sequentially."""
+    if not wanted:
+        return
+    wanted_set = set(wanted)
+    last = max(wanted)
+    cap = cv2.VideoCapture(str(path))
+    try:
+        i = 0
+        while i <= last and cap.grab():
+            if i in wanted_set:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    yield i, frame
+            i += 1
+    finally:
+        cap.release()

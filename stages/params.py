@@ -1,0 +1,185 @@
+"""Typed parameters: each stage reads its section of ``params.yaml`` through these dataclasses.
+
+``conf/`` (Hydra) composes ``params.yaml``; DVC's Hydra integration rewrites it on every
+``dvc exp run``. Stages never read ``conf/`` directly. Loading merges the section over its
+dataclass schema, so an unknown key, a wrong type or an out-of-range value fails at load with
+the key and the allowed values instead of deep inside a stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """A parameter is unknown, of the wrong type or outside its allowed values."""
+
+
+@dataclass
+class IngestParams:
+    """Inventory of the raw media (``ingest`` section)."""
+
+    raw_dir: str = "data/raw"
+    #: Manifest CSV (path, modality, label[, group, start_s, end_s]); relative to raw_dir.
+    #: null: use ``<raw_dir>/manifest.csv`` when it exists, else ``<modality>/<label>/<file>``.
+    manifest: str | None = None
+    #: Frames per second sampled from videos; null samples every frame.
+    video_fps: float | None = 10.0
+    #: Secret-ish salt of the pseudonymous ids: two datasets built with different salts
+    #: cannot be joined by id.
+    id_salt: str = "landmark-datasets"
+    #: Images above this many pixels are refused (decompression bombs).
+    max_image_pixels: int = 40_000_000
+
+
+@dataclass
+class HandLandmarkerParams:
+    """``HandLandmarkerOptions``, under MediaPipe's own names."""
+
+    model_asset_path: str = "models/hand_landmarker.task"
+    num_hands: int = 2
+    min_hand_detection_confidence: float = 0.5
+    min_hand_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+
+
+@dataclass
+class FaceLandmarkerParams:
+    """``FaceLandmarkerOptions``, under MediaPipe's own names (blendshapes and pose always on)."""
+
+    model_asset_path: str = "models/face_landmarker.task"
+    num_faces: int = 1
+    min_face_detection_confidence: float = 0.5
+    min_face_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+
+
+@dataclass
+class ExtractParams:
+    """Landmark extraction (``extract`` section)."""
+
+    hands: HandLandmarkerParams = field(default_factory=HandLandmarkerParams)
+    faces: FaceLandmarkerParams = field(default_factory=FaceLandmarkerParams)
+
+
+@dataclass
+class PreprocessParams:
+    """Filtering and normalization (``preprocess`` section; ``preprocess=<scheme>`` picks one)."""
+
+    #: Normalization scheme: none | wrist_palm | bbox (see stages/normalize.py).
+    scheme: str = "wrist_palm"
+    #: Hands whose handedness score is below this are rejected (low_confidence).
+    min_handedness_score: float = 0.5
+    #: Largest fraction of landmarks allowed outside the image (x or y outside [0, 1]).
+    max_out_of_frame: float = 0.25
+    #: Smallest landmark extent (normalized image units, the longer side of the box).
+    min_extent: float = 0.02
+    #: What to do with a row that has missing landmark values: drop (to the ledger).
+    missing: str = "drop"
+    float_format: str = "%.6f"
+
+
+@dataclass
+class ValidateParams:
+    """Great Expectations checks (``validate`` section)."""
+
+    #: Smallest number of rows each modality table must have.
+    min_rows: int = 1
+
+
+@dataclass
+class SplitParams:
+    """Train/test split (``split`` section)."""
+
+    test_size: float = 0.25
+    seed: int = 42
+
+
+@dataclass
+class ReportParams:
+    """Quality report (``report`` section)."""
+
+    dpi: int = 100
+
+
+@dataclass
+class Params:
+    """The whole ``params.yaml``."""
+
+    ingest: IngestParams = field(default_factory=IngestParams)
+    extract: ExtractParams = field(default_factory=ExtractParams)
+    preprocess: PreprocessParams = field(default_factory=PreprocessParams)
+    validate: ValidateParams = field(default_factory=ValidateParams)
+    split: SplitParams = field(default_factory=SplitParams)
+    report: ReportParams = field(default_factory=ReportParams)
+
+
+T = TypeVar("T")
+
+_UNIT_INTERVAL = {
+    "extract.hands.min_hand_detection_confidence", "extract.hands.min_hand_presence_confidence",
+    "extract.hands.min_tracking_confidence", "extract.faces.min_face_detection_confidence",
+    "extract.faces.min_face_presence_confidence", "extract.faces.min_tracking_confidence",
+    "preprocess.min_handedness_score", "preprocess.max_out_of_frame", "preprocess.min_extent",
+}
+_CHOICES = {
+    "preprocess.scheme": ("none", "wrist_palm", "bbox"),
+    "preprocess.missing": ("drop",),
+}
+
+
+def _check(params: Params) -> None:
+    errors = []
+    cfg = OmegaConf.structured(params)
+    for key in sorted(_UNIT_INTERVAL):
+        value = OmegaConf.select(cfg, key)
+        if not 0.0 <= value <= 1.0:
+            errors.append(f"{key}={value}: must be within [0, 1]")
+    for key, allowed in _CHOICES.items():
+        value = OmegaConf.select(cfg, key)
+        if value not in allowed:
+            errors.append(f"{key}={value!r}: allowed values are {', '.join(allowed)}")
+    fps = params.ingest.video_fps
+    if fps is not None and fps <= 0:
+        errors.append(f"ingest.video_fps={fps}: must be > 0, or null for every frame")
+    if params.ingest.max_image_pixels <= 0:
+        errors.append(f"ingest.max_image_pixels={params.ingest.max_image_pixels}: must be > 0")
+    if not 0.0 < params.split.test_size < 1.0:
+        errors.append(f"split.test_size={params.split.test_size}: must be within (0, 1)")
+    for key in ("extract.hands.num_hands", "extract.faces.num_faces", "validate.min_rows"):
+        if OmegaConf.select(cfg, key) < 1:
+            errors.append(f"{key}={OmegaConf.select(cfg, key)}: must be >= 1")
+    if errors:
+        raise ParamsError("invalid parameters:\n  " + "\n  ".join(errors))
+
+
+def load(path: Path | str = PARAMS_FILE, overrides: dict[str, Any] | None = None) -> Params:
+    """Load and check ``params.yaml``; ``overrides`` (dotted keys) are applied on top (tests)."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: not found; run stages from the repository root")
+    loaded = OmegaConf.load(path)
+    for key, value in (overrides or {}).items():
+        OmegaConf.update(loaded, key, value, force_add=True)
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(Params), loaded)
+    except OmegaConfBaseException as exc:
+        raise ParamsError(f"{path}: {exc.msg}; see stages/params.py for the allowed keys") from exc
+    params: Params = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    _check(params)
+    return params
+
+
+def as_dict(section: Any) -> dict[str, Any]:
+    """A params dataclass as a plain dict (for provenance and cache keys)."""
+    return OmegaConf.to_container(OmegaConf.structured(section))  # type: ignore[return-value]
+
+
+__all__ = ["MISSING", "Params", "ParamsError", "as_dict", "load"]
