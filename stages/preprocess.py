@@ -1,0 +1,112 @@
+"""Preprocess: confidence and geometry filters, missing landmarks, normalization.
+
+Reads:   ``data/interim/extract/{hands,faces}.parquet``.
+Writes:  ``data/interim/preprocess/{hands,faces}.parquet`` (kept rows, image landmarks
+         normalized by ``preprocess.scheme``) and ``data/interim/preprocess/ledger.csv``
+         (each rejected detection with its reason and the value that failed).
+Params:  ``preprocess`` (scheme, min_handedness_score, max_out_of_frame, min_extent, missing).
+
+MediaPipe gives no per-landmark confidence for hands or faces, so "confidence" here is what
+it does give (the handedness score of a hand; the detection/presence thresholds were already
+applied in extract) plus geometric sanity: a detection whose landmarks lie mostly outside the
+image (out_of_frame) or collapse to a point (degenerate) is rejected. Filters run in this
+order and a row is ledgered under the first one it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages import io, schema
+from stages.extract import OUT_DIR as EXTRACT_DIR
+from stages.ingest import LEDGER_COLUMNS
+from stages.normalize import normalize, reference_length, to_height_units
+from stages.params import PreprocessParams
+from stages.schema import Reason
+
+log = logging.getLogger("preprocess")
+
+OUT_DIR = Path("data/interim/preprocess")
+
+
+def landmark_array(df: pd.DataFrame, modality: str) -> np.ndarray:
+    """The image-landmark block of ``df`` as an ``(n, k, 3)`` float array."""
+    block = df[list(schema.landmark_block(modality))].to_numpy(dtype=np.float64)
+    return block.reshape(len(df), schema.n_landmarks(modality), 3)
+
+
+def reasons(df: pd.DataFrame, modality: str, params: PreprocessParams) -> pd.DataFrame:
+    """Per row: the first filter it fails (``reason``, ``detail``), or empty strings if none."""
+    n = len(df)
+    reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+
+    def mark(mask: np.ndarray, code: Reason, text) -> None:
+        new = mask & (reason == "")
+        reason[new] = code.value
+        detail[new] = [text(i) for i in np.flatnonzero(new)]
+
+    pts = landmark_array(df, modality)
+    missing = np.isnan(pts).any(axis=(1, 2))
+    mark(missing, Reason.MISSING_LANDMARKS,
+         lambda i: f"{int(np.isnan(pts[i]).any(axis=1).sum())} landmarks without values")
+    if modality == "hands":
+        score = df["handedness_score"].to_numpy(dtype=np.float64)
+        mark(score < params.min_handedness_score, Reason.LOW_CONFIDENCE,
+             lambda i: f"handedness_score {score[i]:.3f} < {params.min_handedness_score}")
+    with np.errstate(invalid="ignore"):
+        outside = ((pts[..., :2] < 0) | (pts[..., :2] > 1)).any(axis=2).mean(axis=1)
+    mark(outside > params.max_out_of_frame, Reason.OUT_OF_FRAME,
+         lambda i: f"{outside[i]:.0%} of landmarks outside the image > {params.max_out_of_frame}")
+    hu = to_height_units(pts, df["image_width"].to_numpy(), df["image_height"].to_numpy())
+    extent = (np.nanmax(hu[..., :2], axis=1) - np.nanmin(hu[..., :2], axis=1)).max(axis=1) \
+        if n else np.zeros(0)
+    ref = reference_length(hu, modality) if n else np.zeros(0)
+    mark((extent < params.min_extent) | ~(ref > 1e-6), Reason.DEGENERATE,
+         lambda i: f"landmark extent {extent[i]:.4f} (< {params.min_extent}) or "
+                   f"reference length {ref[i]:.2e}")
+    return pd.DataFrame({"reason": reason, "detail": detail}, index=df.index)
+
+
+def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Filter and normalize one modality's table; return (kept rows, ledger rows)."""
+    why = reasons(df, modality, params)
+    rejected = why["reason"] != ""
+    kept = df.loc[~rejected].reset_index(drop=True)
+    pts = landmark_array(kept, modality)
+    normed = normalize(pts, modality, params.scheme, kept["image_width"].to_numpy(),
+                       kept["image_height"].to_numpy())
+    kept = kept.copy()
+    kept[list(schema.landmark_block(modality))] = normed.reshape(len(kept), -1)
+    gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(
+        path="", modality=modality, stage="preprocess",
+        reason=why.loc[rejected, "reason"], detail=why.loc[rejected, "detail"])
+    return kept, gone.reindex(columns=list(LEDGER_COLUMNS))
+
+
+def main() -> None:
+    """Entry point of the ``preprocess`` stage."""
+    from stages import params as params_mod
+
+    io.setup_logging()
+    params = params_mod.load().preprocess
+    ledgers = []
+    for modality in schema.MODALITIES:
+        df = io.read_table(EXTRACT_DIR / f"{modality}.parquet")
+        kept, gone = preprocess(df, modality, params)
+        io.write_parquet(kept, OUT_DIR / f"{modality}.parquet")
+        ledgers.append(gone)
+        counts = gone["reason"].value_counts().to_dict()
+        log.info("%s: %d kept, %d rejected %s (scheme %s)", modality, len(kept), len(gone),
+                 counts or "", params.scheme)
+    ledger = pd.concat(ledgers, ignore_index=True)
+    io.write_csv(ledger, OUT_DIR / "ledger.csv")
+
+
+if __name__ == "__main__":
+    main()

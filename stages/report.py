@@ -1,0 +1,309 @@
+"""Report: the data-quality report (Markdown + plots), DVC metrics and DVC plot data.
+
+Reads:   ``data/dataset/`` (published tables and ledger), ``data/interim/ingest/items.csv`` and
+         ``frames.parquet`` (how many frames each label offered), ``reports/validation.json``,
+         ``params.yaml``, the models (sha256 for provenance).
+Writes:  ``reports/quality.md``, ``reports/figures/*.png``, ``reports/metrics.json`` (DVC
+         metrics) and ``reports/plots/*.csv`` (DVC plots).
+Params:  ``report.dpi`` and, for provenance, the whole ``params.yaml``.
+
+The report shows counts and aggregates only: no pixels, no file names.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages import io, models, schema
+from stages.ingest import OUT_DIR as INGEST_DIR
+from stages.split import OUT_DIR as DATASET_DIR
+from stages.validate import REPORT as VALIDATION_REPORT
+
+log = logging.getLogger("report")
+
+REPORTS = Path("reports")
+FIGURES = REPORTS / "figures"
+PLOTS = REPORTS / "plots"
+SPLITS = ("train", "test")
+LIBRARIES = ("mediapipe", "opencv-python-headless", "numpy", "pandas", "scikit-learn", "dvc",
+             "hydra-core", "great-expectations", "pyarrow", "matplotlib")
+
+
+def load_dataset(root: Path = DATASET_DIR) -> dict[str, pd.DataFrame]:
+    """``{modality: table}`` with a ``split`` column, from the published CSVs."""
+    out = {}
+    for modality in schema.MODALITIES:
+        parts = []
+        for s in SPLITS:
+            part = io.read_table(root / modality / f"{s}.csv")
+            parts.append(pd.concat([part, pd.Series(s, index=part.index, name="split")], axis=1))
+        out[modality] = pd.concat(parts, ignore_index=True)
+    return out
+
+
+def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Rows per modality, label and split."""
+    rows = [
+        {"modality": m, "label": label, "split": s, "rows": int(n)}
+        for m, t in tables.items() for (label, s), n in t.groupby(["label", "split"]).size().items()
+    ]
+    return pd.DataFrame(rows, columns=["modality", "label", "split", "rows"])
+
+
+def detection_rate(items: pd.DataFrame, frames: pd.DataFrame, tables: dict[str, pd.DataFrame],
+                   extract_ledger: pd.DataFrame) -> pd.DataFrame:
+    """Per modality and label: frames offered, frames with a detection, and their ratio.
+
+    A frame counts as detected when extract found at least one instance in it (whether or not
+    preprocess later kept it); the rate measures the landmarker, not the filters.
+    """
+    offered = frames.merge(items[["item", "modality", "label"]], on="item")
+    offered = offered.groupby(["modality", "label"]).size().rename("frames")
+    missed = (extract_ledger.loc[extract_ledger["reason"] == "no_detection"]
+              .groupby(["modality", "label"]).size().rename("missed"))
+    unread = (extract_ledger.loc[extract_ledger["reason"] != "no_detection"]
+              .groupby(["modality", "label"]).size().rename("unreadable"))
+    df = pd.concat([offered, missed, unread], axis=1).fillna(0).astype(int).reset_index()
+    df["detected"] = df["frames"] - df["missed"] - df["unreadable"]
+    df["rate"] = (df["detected"] / df["frames"].where(df["frames"] > 0)).round(4)
+    return df[["modality", "label", "frames", "detected", "rate"]]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.hashsalt": "landmark-datasets", "figure.autolayout": True})
+    return plt
+
+
+def _save(fig, name: str, dpi: int) -> str:
+    path = FIGURES / f"{name}.png"
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None})
+    _plt().close(fig)
+    return f"figures/{name}.png"
+
+
+def plot_bars(df: pd.DataFrame, index: str, columns: str, values: str, title: str, name: str,
+              dpi: int) -> str:
+    """A grouped bar chart of ``values`` by ``index`` and ``columns``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    if len(df):
+        df.pivot_table(index=index, columns=columns, values=values, aggfunc="sum",
+                       fill_value=0).plot.bar(ax=ax, rot=30)
+    ax.set_title(title)
+    return _save(fig, name, dpi)
+
+
+def plot_hand_skeletons(hands: pd.DataFrame, scheme: str, dpi: int) -> str:
+    """The mean normalized hand of each label, drawn as a skeleton."""
+    plt = _plt()
+    labels = sorted(hands["label"].unique())
+    fig, axes = plt.subplots(1, max(len(labels), 1), figsize=(3 * max(len(labels), 1), 3.2),
+                             squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=False):
+        pts = hands.loc[hands["label"] == label, list(schema.HAND_LANDMARK_COLUMNS)]
+        mean = pts.to_numpy(dtype=np.float64).mean(axis=0).reshape(-1, 3)
+        for a, b in schema.HAND_CONNECTIONS:
+            ax.plot(mean[[a, b], 0], -mean[[a, b], 1], color="tab:blue", lw=2)
+        ax.scatter(mean[:, 0], -mean[:, 1], s=12, color="tab:red", zorder=3)
+        ax.set_title(f"{label} (n={len(pts)})")
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"Mean hand per label (scheme: {scheme})")
+    return _save(fig, "hand_skeletons", dpi)
+
+
+def plot_handedness(hands: pd.DataFrame, dpi: int) -> str:
+    """Handedness counts and the distribution of handedness scores."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
+    counts = hands["handedness"].value_counts().reindex(list(schema.HANDEDNESS), fill_value=0)
+    a1.bar(counts.index, counts.to_numpy(), color=["tab:orange", "tab:green"])
+    a1.set_title("Handedness")
+    a2.hist(hands["handedness_score"], bins=np.linspace(0, 1, 21), color="tab:blue")
+    a2.set_title("Handedness score")
+    return _save(fig, "handedness", dpi)
+
+
+def blendshape_profile(faces: pd.DataFrame, top: int = 12) -> pd.DataFrame:
+    """Mean blendshape score per label for the ``top`` most variable blendshapes."""
+    means = faces.groupby("label")[list(schema.BLENDSHAPE_COLUMNS)].mean()
+    if means.empty:
+        return means
+    chosen = means.std(axis=0).sort_values(ascending=False, kind="stable").index[:top]
+    return means[sorted(chosen)]
+
+
+def plot_blendshapes(profile: pd.DataFrame, dpi: int) -> str:
+    """Heat map of the blendshape profile per expression label."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 0.5 * max(len(profile), 1) + 2))
+    if not profile.empty:
+        im = ax.imshow(profile.to_numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_xticks(range(profile.shape[1]),
+                      [c.removeprefix("bs_") for c in profile.columns], rotation=60, ha="right")
+        ax.set_yticks(range(len(profile)), profile.index)
+        fig.colorbar(im, ax=ax, label="mean score")
+    ax.set_title("Blendshape profile per label (most variable blendshapes)")
+    return _save(fig, "blendshapes", dpi)
+
+
+def provenance(params_text: str) -> dict:
+    """Model sha256s and library versions."""
+    from stages import params as params_mod
+
+    p = params_mod.load()
+    return {
+        "models": {
+            Path(p.extract.hands.model_asset_path).name: models.model_sha256(
+                p.extract.hands.model_asset_path),
+            Path(p.extract.faces.model_asset_path).name: models.model_sha256(
+                p.extract.faces.model_asset_path),
+        },
+        "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
+    }
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_(none)_\n"
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def render(ctx: dict) -> str:
+    """The Markdown text of ``reports/quality.md``."""
+    v = ctx["validation"]
+    n_exp = sum(len(r) for per in v["results"].values() for r in per.values())
+    n_bad = sum(not x["success"] for per in v["results"].values() for r in per.values() for x in r)
+    balance = ctx["balance"].pivot_table(index=["modality", "label"], columns="split",
+                                         values="rows", aggfunc="sum", fill_value=0
+                                         ).astype(int).reset_index()
+    prov = ctx["provenance"]
+    return f"""# Data-quality report
+
+Normalization scheme: **{ctx['scheme']}**. Validation: **{'passed' if v['success'] else 'FAILED'}**
+({n_exp - n_bad}/{n_exp} expectations; full result in `reports/validation.json`).
+Published tables hold landmarks, labels and pseudonymous ids only: no pixels, no file names.
+
+## Rows per label and split
+
+{_md_table(balance)}
+![class balance]({ctx['figures']['balance']})
+
+## Detection rate per label
+
+A frame is detected when the landmarker found at least one hand or face in it.
+
+{_md_table(ctx['detection'])}
+![detection rate]({ctx['figures']['detection']})
+
+## Hands
+
+![handedness]({ctx['figures']['handedness']})
+
+![mean hand per label]({ctx['figures']['skeletons']})
+
+## Faces: blendshape profile per label
+
+{_md_table(ctx['blendshapes'].round(3).reset_index())}
+![blendshapes]({ctx['figures']['blendshapes']})
+
+## Ledger: what is not in the tables, and why
+
+Every input file or frame that is not in the tables is in `data/dataset/ledger.csv`.
+
+{_md_table(ctx['reasons'])}
+![ledger reasons]({ctx['figures']['reasons']})
+
+## Provenance
+
+{_md_table(pd.DataFrame(sorted(prov['models'].items()), columns=['model', 'sha256']))}
+{_md_table(pd.DataFrame(sorted(prov['libraries'].items()), columns=['library', 'version']))}
+Parameters (`params.yaml`):
+
+```yaml
+{ctx['params_text'].rstrip()}
+```
+"""
+
+
+def metrics(ctx: dict) -> dict:
+    """The DVC metrics: rows per split, detection rates, ledger counts, validation."""
+    out: dict = {"validation_success": bool(ctx["validation"]["success"])}
+    for m in schema.MODALITIES:
+        b = ctx["balance"][ctx["balance"]["modality"] == m]
+        d = ctx["detection"][ctx["detection"]["modality"] == m]
+        frames = int(d["frames"].sum())
+        out[m] = {
+            "rows_train": int(b.loc[b["split"] == "train", "rows"].sum()),
+            "rows_test": int(b.loc[b["split"] == "test", "rows"].sum()),
+            "labels": int(b["label"].nunique()),
+            "frames": frames,
+            "detection_rate": round(float(d["detected"].sum()) / frames, 4) if frames else 0.0,
+        }
+    out["ledger"] = {str(r): int(n) for r, n in zip(ctx["reasons"]["reason"],
+                                                   ctx["reasons"]["rows"], strict=True)}
+    return out
+
+
+def main() -> None:
+    """Entry point of the ``report`` stage."""
+    from stages import params as params_mod
+
+    io.setup_logging()
+    params = params_mod.load()
+    dpi = params.report.dpi
+    tables = load_dataset()
+    items = io.read_table(INGEST_DIR / "items.csv")
+    frames = io.read_table(INGEST_DIR / "frames.parquet")
+    ledger = io.read_table(DATASET_DIR / "ledger.csv")
+    balance = class_balance(tables)
+    detection = detection_rate(items, frames, tables, ledger[ledger["stage"] == "extract"])
+    reasons = (ledger.groupby(["stage", "reason"]).size().rename("rows").reset_index()
+               .sort_values(["stage", "reason"]).reset_index(drop=True))
+    profile = blendshape_profile(tables["faces"])
+    params_text = params_mod.PARAMS_FILE.read_text()
+    figures = {
+        "balance": plot_bars(balance.assign(group=balance["modality"] + "/" + balance["label"]),
+                             "group", "split", "rows", "Rows per label and split", "balance", dpi),
+        "detection": plot_bars(detection.assign(group=detection["modality"] + "/" +
+                                                detection["label"], what="rate"),
+                               "group", "what", "rate", "Detection rate per label", "detection",
+                               dpi),
+        "handedness": plot_handedness(tables["hands"], dpi),
+        "skeletons": plot_hand_skeletons(tables["hands"], params.preprocess.scheme, dpi),
+        "blendshapes": plot_blendshapes(profile, dpi),
+        "reasons": plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
+                             "Ledger reasons", "reasons", dpi),
+    }
+    ctx = {
+        "scheme": params.preprocess.scheme, "validation": json.loads(VALIDATION_REPORT.read_text()),
+        "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,
+        "figures": figures, "provenance": provenance(params_text), "params_text": params_text,
+    }
+    io.write_text(render(ctx), REPORTS / "quality.md")
+    io.write_json(metrics(ctx), REPORTS / "metrics.json")
+    io.write_csv(balance, PLOTS / "class_balance.csv")
+    io.write_csv(detection, PLOTS / "detection_rate.csv")
+    io.write_csv(reasons, PLOTS / "ledger_reasons.csv")
+    log.info("reports/quality.md: %s", ", ".join(
+        f"{m} {len(t)} rows" for m, t in tables.items()))
+
+
+if __name__ == "__main__":
+    main()

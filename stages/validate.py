@@ -1,0 +1,175 @@
+"""Validate: Great Expectations suites generated from the schema; violations fail the build.
+
+Reads:   ``data/interim/preprocess/{hands,faces}.parquet``, ``data/interim/ingest/items.csv``
+         (the label set of each modality).
+Writes:  ``reports/validation.json`` (every expectation with its result) and, on violations,
+         a readable summary on stderr and exit status 1, which fails ``dvc repro``.
+Params:  ``validate.min_rows``, ``preprocess.scheme`` (which value ranges apply).
+
+The wide tables get table-level expectations (exact column list and order, row count, unique
+keys, no nulls, label and handedness sets, score ranges). The 63 or 1,434 landmark columns are
+checked on a long view (one row per landmark, columns x, y, z) with one range and one not-null
+expectation per axis, and the 52 blendshapes on a long view of scores: a handful of
+expectations instead of thousands, so validation stays fast on large tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages import io, schema
+from stages.ingest import OUT_DIR as INGEST_DIR
+from stages.preprocess import OUT_DIR as PREPROCESS_DIR
+from stages.preprocess import landmark_array
+
+log = logging.getLogger("validate")
+
+REPORT = Path("reports/validation.json")
+
+
+def expectations(modality: str, labels: list[str], scheme: str, min_rows: int
+                 ) -> dict[str, list]:
+    """The expectations per view (``wide``, ``landmarks``, ``blendshapes``) of ``modality``."""
+    import great_expectations as gx
+
+    E = gx.expectations
+    wide = [
+        E.ExpectTableColumnsToMatchOrderedList(column_list=schema.columns(modality)),
+        E.ExpectTableRowCountToBeBetween(min_value=min_rows),
+        E.ExpectCompoundColumnsToBeUnique(column_list=list(schema.KEY_COLUMNS)),
+        E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
+    ]
+    required = [*schema.META_COLUMNS]
+    if modality == "hands":
+        required += [*schema.HAND_SCORE_COLUMNS, *schema.HAND_WORLD_COLUMNS]
+        wide += [
+            E.ExpectColumnValuesToBeInSet(column="handedness", value_set=list(schema.HANDEDNESS)),
+            E.ExpectColumnValuesToBeBetween(column="handedness_score", min_value=0, max_value=1),
+        ]
+    else:
+        required += [*schema.POSE_COLUMNS]
+    wide += [E.ExpectColumnValuesToNotBeNull(column=c) for c in required]
+    wide += [
+        E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in
+        ("frame", "instance", "timestamp_ms")
+    ] + [E.ExpectColumnValuesToBeBetween(column=c, min_value=1) for c in
+         ("image_width", "image_height")]
+    ranges = schema.EXPECTED_RANGES[scheme]
+    landmarks = []
+    for axis in schema.AXES:
+        lo, hi = ranges[axis]
+        landmarks += [
+            E.ExpectColumnValuesToNotBeNull(column=axis),
+            E.ExpectColumnValuesToBeBetween(column=axis, min_value=lo, max_value=hi),
+        ]
+    views = {"wide": wide, "landmarks": landmarks}
+    if modality == "faces":
+        views["blendshapes"] = [
+            E.ExpectColumnValuesToNotBeNull(column="score"),
+            E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+        ]
+    return views
+
+
+def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
+    """The wide table and its long views (one row per landmark; one per blendshape score)."""
+    out = {"wide": df}
+    pts = landmark_array(df, modality) if len(df) else np.zeros((0, schema.n_landmarks(modality), 3))
+    out["landmarks"] = pd.DataFrame(pts.reshape(-1, 3), columns=list(schema.AXES))
+    if modality == "faces":
+        out["blendshapes"] = pd.DataFrame(
+            {"score": df[list(schema.BLENDSHAPE_COLUMNS)].to_numpy(dtype=np.float64).ravel()})
+    return out
+
+
+def _describe(result) -> dict:
+    cfg = result.expectation_config
+    r = result.result or {}
+    return {
+        "success": bool(result.success),
+        "expectation": cfg.type,
+        "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_list"),
+        "kwargs": {k: v for k, v in cfg.kwargs.items()
+                   if k not in ("column", "column_list", "batch_id")},
+        "unexpected_count": r.get("unexpected_count"),
+        "unexpected_percent": r.get("unexpected_percent"),
+        "examples": [None if isinstance(v, float) and v != v else v
+                     for v in (r.get("partial_unexpected_list") or [])[:5]],
+        "observed_value": r.get("observed_value") if not isinstance(
+            r.get("observed_value"), list) or len(r.get("observed_value")) < 50 else "(long)",
+    }
+
+
+def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
+             min_rows: int) -> dict:
+    """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}}``."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # one bar per batch else
+    source = ctx.data_sources.add_pandas("landmarks")
+    out: dict = {"success": True, "scheme": scheme, "results": {}}
+    for modality, df in tables.items():
+        suites = expectations(modality, labels.get(modality, []), scheme, min_rows)
+        out["results"][modality] = {}
+        for view_name, frame in views(df, modality).items():
+            name = f"{modality}_{view_name}"
+            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+            suite = gx.ExpectationSuite(name=name, expectations=suites[view_name])
+            batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(suite, result_format="SUMMARY")
+            described = [_describe(r) for r in result.results]
+            out["results"][modality][view_name] = described
+            out["success"] &= bool(result.success)
+    return out
+
+
+def failures(report: dict) -> list[str]:
+    """One readable line per failed expectation."""
+    lines = []
+    for modality, per_view in report["results"].items():
+        for view_name, results in per_view.items():
+            for r in results:
+                if r["success"]:
+                    continue
+                what = r["expectation"].removeprefix("expect_")
+                where = f"{modality}/{view_name}" + (f" column {r['column']}" if r["column"] else "")
+                count = (f": {r['unexpected_count']} unexpected "
+                         f"({r['unexpected_percent']:.2f}%), e.g. {r['examples']}"
+                         if r["unexpected_count"] else f": observed {r['observed_value']}")
+                lines.append(f"{where}: {what} {r['kwargs']}{count}")
+    return lines
+
+
+def main() -> None:
+    """Entry point of the ``validate`` stage."""
+    from stages import params as params_mod
+
+    io.setup_logging()
+    params = params_mod.load()
+    items = io.read_table(INGEST_DIR / "items.csv")
+    tables = {m: io.read_table(PREPROCESS_DIR / f"{m}.parquet") for m in schema.MODALITIES}
+    labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
+              for m in schema.MODALITIES}
+    report = validate(tables, labels, params.preprocess.scheme, params.validate.min_rows)
+    io.write_json(report, REPORT)
+    n = sum(len(r) for v in report["results"].values() for r in v.values())
+    bad = failures(report)
+    if bad:
+        log.error("%d of %d expectations failed (full result: %s):\n  %s", len(bad), n, REPORT,
+                  "\n  ".join(bad))
+        sys.exit(1)
+    log.info("%d expectations passed (%s)", n, REPORT)
+
+
+if __name__ == "__main__":
+    main()
