@@ -81,6 +81,10 @@ class PreprocessParams:
     max_out_of_frame: float = 0.25
     #: Smallest landmark extent (normalized image units, the longer side of the box).
     min_extent: float = 0.02
+    #: Smallest ratio of the reference length (palm length; eye-corner distance for faces) to
+    #: the landmark extent: below it the hand or face is foreshortened or collapsed (degenerate),
+    #: and normalizing by the reference length would blow the coordinates up.
+    min_reference_ratio: float = 0.15
     #: What to do with a row that has missing landmark values: drop (to the ledger).
     missing: str = "drop"
     float_format: str = "%.6f"
@@ -128,6 +132,7 @@ _UNIT_INTERVAL = {
     "extract.hands.min_tracking_confidence", "extract.faces.min_face_detection_confidence",
     "extract.faces.min_face_presence_confidence", "extract.faces.min_tracking_confidence",
     "preprocess.min_handedness_score", "preprocess.max_out_of_frame", "preprocess.min_extent",
+    "preprocess.min_reference_ratio",
 }
 _CHOICES = {
     "preprocess.scheme": ("none", "wrist_palm", "bbox"),

@@ -66,9 +66,13 @@ def reasons(df: pd.DataFrame, modality: str, params: PreprocessParams) -> pd.Dat
     extent = (np.nanmax(hu[..., :2], axis=1) - np.nanmin(hu[..., :2], axis=1)).max(axis=1) \
         if n else np.zeros(0)
     ref = reference_length(hu, modality) if n else np.zeros(0)
-    mark((extent < params.min_extent) | ~(ref > 1e-6), Reason.DEGENERATE,
-         lambda i: f"landmark extent {extent[i]:.4f} (< {params.min_extent}) or "
-                   f"reference length {ref[i]:.2e}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ref / extent
+    mark(~(extent >= params.min_extent), Reason.DEGENERATE,
+         lambda i: f"landmark extent {extent[i]:.4f} < {params.min_extent}")
+    mark(~(ratio >= params.min_reference_ratio), Reason.DEGENERATE,
+         lambda i: f"reference length / extent {ratio[i]:.3f} < {params.min_reference_ratio} "
+                   "(foreshortened or collapsed)")
     return pd.DataFrame({"reason": reason, "detail": detail}, index=df.index)
 
 

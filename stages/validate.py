@@ -91,10 +91,20 @@ def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
 def _describe(result) -> dict:
     cfg = result.expectation_config
     r = result.result or {}
+    column_list = cfg.kwargs.get("column_list")
+    if cfg.type == "expect_table_columns_to_match_ordered_list":
+        observed = r.get("observed_value") or []
+        r = {**r, "observed_value": {
+            "missing": [c for c in column_list if c not in observed],
+            "unexpected": [c for c in observed if c not in column_list],
+            "same_order": [c for c in observed if c in column_list] == [
+                c for c in column_list if c in observed],
+        }}
+        column_list = None
     return {
         "success": bool(result.success),
         "expectation": cfg.type,
-        "column": cfg.kwargs.get("column") or cfg.kwargs.get("column_list"),
+        "column": cfg.kwargs.get("column") or column_list,
         "kwargs": {k: v for k, v in cfg.kwargs.items()
                    if k not in ("column", "column_list", "batch_id")},
         "unexpected_count": r.get("unexpected_count"),

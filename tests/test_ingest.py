@@ -1,0 +1,111 @@
+import shutil
+
+import pytest
+
+from stages import ingest
+from stages.ingest import ManifestError
+from stages.params import IngestParams
+from stages.schema import Reason
+
+
+def test_walk_testdata_labels_and_strays(testdata):
+    entries, strays = ingest.walk_folders(testdata)
+    by_label = {}
+    for e in entries:
+        by_label[(e.modality, e.label)] = by_label.get((e.modality, e.label), 0) + 1
+    assert by_label[("hands", "rock")] == 30
+    assert by_label[("hands", "no_hand")] == 15
+    assert by_label[("faces", "surprise")] == 20
+    assert len(entries) == 235
+    # README, TSVs and the videos/ folder are not under <modality>/<label>/: ledgered, not lost
+    stray_paths = {s["path"] for s in strays}
+    assert {"README.md", "DETECTIONS.tsv", "SOURCES.tsv"} <= stray_paths
+    assert all(s["reason"] == Reason.UNLABELLED.value for s in strays)
+    assert len(strays) == 3 + 6
+
+
+def _tree(tmp_path, testdata):
+    src = sorted((testdata / "hands/paper").glob("*.jpg"))
+    for rel, s in [("hands/paper/a.jpg", src[0]), ("hands/paper/b.jpg", src[1]),
+                   ("hands/paper/copy of a.jpg", src[0]), ("hands/rock/c.jpg", src[2]),
+                   ("hands/scissors/c again.jpg", src[2])]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(s, tmp_path / rel)
+    (tmp_path / "hands/rock/broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (tmp_path / "hands/rock/notes.txt").write_text("x")
+    return tmp_path
+
+
+def test_inventory_duplicates_conflicts_and_bad_files(tmp_path, testdata):
+    raw = _tree(tmp_path, testdata)
+    params = IngestParams(raw_dir=str(raw))
+    _, entries, strays = ingest.discover(params)
+    items, frames, ledger = ingest.build_inventory(raw, entries, params)
+    reasons = {r["path"]: r["reason"] for r in ledger}
+    assert reasons == {
+        "hands/paper/copy of a.jpg": "duplicate",
+        "hands/rock/c.jpg": "label_conflict",
+        "hands/scissors/c again.jpg": "label_conflict",
+        "hands/rock/broken.jpg": "unreadable",
+        "hands/rock/notes.txt": "unsupported_extension",
+    }
+    assert sorted(items["path"]) == ["hands/paper/a.jpg", "hands/paper/b.jpg"]
+    assert len(frames) == 2
+    assert all(r["detail"] and "/" not in r["detail"] for r in ledger)  # no paths in details
+
+
+def test_source_ids_are_salted(tmp_path, testdata):
+    raw = _tree(tmp_path, testdata)
+    ids = []
+    for salt in ("one", "two"):
+        params = IngestParams(raw_dir=str(raw), id_salt=salt)
+        _, entries, _ = ingest.discover(params)
+        items, _, _ = ingest.build_inventory(raw, entries, params)
+        ids.append(set(items["source_id"]))
+    assert len(ids[0]) == 2
+    assert not ids[0] & ids[1]
+
+
+def _manifest(tmp_path, text):
+    (tmp_path / "clip.gif").write_bytes(b"")
+    (tmp_path / "manifest.csv").write_text(text)
+    return IngestParams(raw_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("../outside.jpg,hands,rock,,,", r"manifest\.csv:2: path '\.\./outside\.jpg' is outside"),
+    ("/etc/passwd,hands,rock,,,", r"manifest\.csv:2: path '/etc/passwd' is outside"),
+    ("clip.gif,feet,rock,,,", r"manifest\.csv:2: modality 'feet' is not one of"),
+    ("clip.gif,hands,  ,,,", r"manifest\.csv:2: empty label"),
+    ("clip.gif,hands,rock,,3.0,1.0", r"manifest\.csv:2: time range \[3\.0, 1\.0\) is empty"),
+    ("clip.gif,hands,rock,,abc,", r"manifest\.csv:2: start_s='abc' is not a number"),
+])
+def test_bad_manifest_rows_fail_before_extraction(tmp_path, row, message):
+    params = _manifest(tmp_path, "path,modality,label,group,start_s,end_s\n" + row + "\n")
+    with pytest.raises(ManifestError, match=message):
+        ingest.discover(params)
+
+
+def test_manifest_columns_checked(tmp_path):
+    params = _manifest(tmp_path, "path,label,colour\nclip.gif,rock,red\n")
+    with pytest.raises(ManifestError, match=r"missing columns \['modality'\], unknown columns "
+                       r"\['colour'\]"):
+        ingest.discover(params)
+
+
+def test_manifest_time_ranges_label_video_frames(tmp_path, testdata):
+    shutil.copy(testdata / "videos/fingerpose_fingers.gif", tmp_path / "clip.gif")
+    (tmp_path / "manifest.csv").write_text(
+        "path,modality,label,group,start_s,end_s\n"
+        "clip.gif,hands,victory,take1,0.3,1.2\n"
+        "clip.gif,hands,thumbs_up,take2,1.4,2.4\n")
+    params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
+    raw, entries, _ = ingest.discover(params)
+    items, frames, ledger = ingest.build_inventory(raw, entries, params)
+    assert ledger == []
+    assert list(items["label"]) == ["victory", "thumbs_up"]
+    assert items["source_id"].nunique() == 1  # one file, two labelled ranges
+    assert items["group"].nunique() == 2 and all(g.startswith("g") for g in items["group"])
+    assert "take1" not in set(items["group"])  # group names are pseudonymized
+    per_item = frames.groupby("item")["frame"].agg(list).to_dict()
+    assert per_item == {0: list(range(3, 12)), 1: list(range(14, 24))}

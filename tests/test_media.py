@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+
+from stages import media
+from stages.media import MediaError
+from stages.schema import Reason
+
+
+def test_sample_frames_every_frame_and_range():
+    frames = media.sample_frames(43, 10.0, None)
+    assert [f for f, _ in frames] == list(range(43))
+    assert frames[5] == (5, 500)
+    ranged = media.sample_frames(43, 10.0, None, 1.4, 2.4)
+    assert [f for f, _ in ranged] == list(range(14, 24))
+
+
+def test_sample_frames_subsamples_to_video_fps():
+    frames = media.sample_frames(240, 24.0, 10.0)  # 10 s at 24 fps
+    assert len(frames) == 100
+    ts = [t for _, t in frames]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+    assert frames[:3] == [(0, 0), (3, 125), (5, 208)]
+
+
+def test_timestamps_strictly_increase_even_at_high_fps():
+    ts = [t for _, t in media.sample_frames(5000, 2000.0, None)]
+    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+
+
+def test_empty_file(tmp_path):
+    f = tmp_path / "a.jpg"
+    f.write_bytes(b"")
+    with pytest.raises(MediaError) as err:
+        media.decode_image(f, 10**8)
+    assert err.value.reason is Reason.EMPTY_FILE
+
+
+def test_text_named_jpg_is_unreadable(tmp_path):
+    f = tmp_path / "notes.jpg"
+    f.write_text("hello, not an image\n" * 20)
+    with pytest.raises(MediaError, match="cannot decode as an image") as err:
+        media.decode_image(f, 10**8)
+    assert err.value.reason is Reason.UNREADABLE
+
+
+def test_truncated_jpeg(tmp_path, testdata):
+    src = (testdata / "hands/paper/1058.jpg").read_bytes() if (
+        testdata / "hands/paper/1058.jpg").exists() else next(
+        (testdata / "hands/paper").glob("*.jpg")).read_bytes()
+    f = tmp_path / "cut.jpg"
+    f.write_bytes(src[:200])
+    with pytest.raises(MediaError) as err:
+        media.decode_image(f, 10**8)
+    assert err.value.reason is Reason.UNREADABLE
+
+
+def test_too_large_is_refused_before_decoding(tmp_path):
+    import cv2
+
+    f = tmp_path / "big.png"
+    cv2.imwrite(str(f), np.zeros((300, 400, 3), np.uint8))
+    with pytest.raises(MediaError, match=r"400x300 = 120000 pixels exceeds") as err:
+        media.decode_image(f, 100_000)
+    assert err.value.reason is Reason.TOO_LARGE
+    assert media.decode_image(f, 120_000).shape == (300, 400, 3)
+
+
+@pytest.mark.parametrize(("name", "frames", "fps", "size"), [
+    ("pyfeat_WolfgangLanger_Pexels.mp4", 472, 23.98, (640, 360)),
+    ("pyfeat_single_face.mp4", 72, 30.0, (640, 360)),
+    ("face_noface.mov", 169, 26.40, (960, 540)),
+    ("no_face.mp4", 95, 23.67, (960, 540)),  # the container claims 98
+    ("fingerpose_fingers.gif", 43, 10.0, (320, 240)),
+])
+def test_probe_counts_decodable_frames(testdata, name, frames, fps, size):
+    info = media.probe_video(testdata / "videos" / name)
+    assert info.n_frames == frames
+    assert info.fps == pytest.approx(fps, abs=0.01)
+    assert (info.width, info.height) == size
+
+
+def test_video_that_is_not_a_video(tmp_path):
+    f = tmp_path / "clip.mp4"
+    f.write_bytes(b"\x00" * 4096)
+    with pytest.raises(MediaError) as err:
+        media.probe_video(f)
+    assert err.value.reason in (Reason.UNREADABLE, Reason.NO_FRAMES)

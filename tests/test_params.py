@@ -1,0 +1,47 @@
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages import params as params_mod
+from stages.params import ParamsError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_committed_params_equal_what_conf_composes(tmp_path):
+    from dvc.utils.hydra import compose_and_dump
+
+    out = tmp_path / "params.yaml"
+    compose_and_dump(out, os.path.abspath(ROOT / "conf"), None, "config", "", [])
+    assert yaml.safe_load(out.read_text()) == yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox"])
+def test_each_preprocess_option_composes_and_loads(tmp_path, scheme):
+    from dvc.utils.hydra import compose_and_dump
+
+    out = tmp_path / "params.yaml"
+    compose_and_dump(out, os.path.abspath(ROOT / "conf"), None, "config", "",
+                     [f"preprocess={scheme}"])
+    assert params_mod.load(out).preprocess.scheme == scheme
+
+
+def test_defaults_load():
+    p = params_mod.load()
+    assert p.extract.hands.num_hands == 2
+    assert p.preprocess.scheme == "wrist_palm"
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ({"extract.hands.min_hand_detection_confidence": 1.5},
+     r"extract\.hands\.min_hand_detection_confidence=1\.5: must be within \[0, 1\]"),
+    ({"ingest.video_fps": -2}, r"ingest\.video_fps=-2\.0: must be > 0"),
+    ({"preprocess.scheme": "zscore"}, r"preprocess\.scheme='zscore': allowed values are none"),
+    ({"extract.hands.det_conf": 0.5}, r"det_conf"),
+    ({"split.seed": "abc"}, r"seed"),
+])
+def test_invalid_params_fail_at_load_with_the_key(override, message):
+    with pytest.raises(ParamsError, match=message):
+        params_mod.load(overrides=override)

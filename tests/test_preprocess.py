@@ -1,0 +1,62 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages import schema
+from stages.params import PreprocessParams
+from stages.preprocess import preprocess
+
+
+def _hands(n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    meta = pd.DataFrame({
+        "source_id": [f"s{i}" for i in range(n)], "frame": 0, "instance": 0, "timestamp_ms": 0,
+        "label": "rock", "group": [f"s{i}" for i in range(n)], "image_width": 640,
+        "image_height": 480, "handedness": "Right", "handedness_score": 0.9,
+    })
+    lm = rng.uniform(0.3, 0.6, size=(n, 21, 3))
+    lm[..., 2] *= 0.1
+    lm[:, schema.WRIST] = [0.3, 0.6, 0.0]  # a plausible palm: 0.25 heights, extent ~0.4
+    lm[:, schema.MIDDLE_MCP] = [0.45, 0.45, 0.0]
+    lm = lm.reshape(n, 63)
+    world = rng.normal(0, 0.05, size=(n, 63))
+    return pd.concat([meta, pd.DataFrame(lm, columns=list(schema.HAND_LANDMARK_COLUMNS)),
+                      pd.DataFrame(world, columns=list(schema.HAND_WORLD_COLUMNS))], axis=1)
+
+
+def test_filters_ledger_each_bad_row_with_its_reason():
+    df = _hands()
+    df.loc[0, "handedness_score"] = 0.3
+    x_cols = [c for c in schema.HAND_LANDMARK_COLUMNS if c.endswith("_x")]
+    df.loc[1, x_cols[:10]] = 1.5  # 10 of 21 points off the right edge
+    df.loc[2, list(schema.HAND_LANDMARK_COLUMNS)] = 0.5  # all points in one place
+    df.loc[3, "wrist_y"] = np.nan
+    kept, gone = preprocess(df, "hands", PreprocessParams())
+    assert list(kept["source_id"]) == ["s4"]
+    reasons = dict(zip(gone["source_id"], gone["reason"], strict=True))
+    assert reasons == {"s0": "low_confidence", "s1": "out_of_frame", "s2": "degenerate",
+                       "s3": "missing_landmarks"}
+    detail = dict(zip(gone["source_id"], gone["detail"], strict=True))
+    assert detail["s0"] == "handedness_score 0.300 < 0.5"
+    assert detail["s1"].startswith("48% of landmarks outside the image")
+    assert list(gone.columns) == ["path", "source_id", "modality", "label", "frame", "instance",
+                                  "stage", "reason", "detail"]
+
+
+def test_normalization_changes_only_the_image_landmarks():
+    df = _hands()
+    kept, _ = preprocess(df, "hands", PreprocessParams(scheme="wrist_palm"))
+    assert np.allclose(kept[["wrist_x", "wrist_y", "wrist_z"]].to_numpy(), 0)
+    pd.testing.assert_frame_equal(kept[list(schema.HAND_WORLD_COLUMNS)],
+                                  df[list(schema.HAND_WORLD_COLUMNS)])
+    assert list(kept.columns) == list(df.columns)
+    assert df.loc[0, "wrist_x"] != 0  # the input frame is not mutated
+
+
+@pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox"])
+def test_output_within_the_schema_ranges(scheme):
+    kept, _ = preprocess(_hands(50), "hands", PreprocessParams(scheme=scheme))
+    pts = kept[list(schema.HAND_LANDMARK_COLUMNS)].to_numpy().reshape(-1, 21, 3)
+    for i, axis in enumerate(schema.AXES):
+        lo, hi = schema.EXPECTED_RANGES[scheme][axis]
+        assert lo <= pts[..., i].min() and pts[..., i].max() <= hi + 1e-12

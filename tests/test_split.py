@@ -1,0 +1,38 @@
+import pandas as pd
+import pytest
+
+from stages.split import LeakageError, check_leakage, split
+
+
+def _table(seed=0):
+    rows = []
+    for label, n_groups in [("a", 8), ("b", 4), ("c", 1)]:
+        for g in range(n_groups):
+            for frame in range(3 + g):
+                rows.append({"source_id": f"{label}{g}", "frame": frame, "instance": 0,
+                             "label": label, "group": f"G{label}{g}"})
+    return pd.DataFrame(rows).sample(frac=1, random_state=seed)
+
+
+def test_no_group_on_both_sides_and_labels_stratified():
+    parts = split(_table(), "hands", 0.25, 42)
+    train, test = parts["train"], parts["test"]
+    assert not set(train["group"]) & set(test["group"])
+    assert test.groupby("label")["group"].nunique().to_dict() == {"a": 2, "b": 1}
+    assert train.groupby("label")["group"].nunique().to_dict() == {"a": 6, "b": 3, "c": 1}
+    assert len(train) + len(test) == len(_table())
+
+
+def test_deterministic_whatever_the_input_order():
+    a = split(_table(0), "hands", 0.25, 42)
+    b = split(_table(1), "hands", 0.25, 42)
+    for side in ("train", "test"):
+        pd.testing.assert_frame_equal(a[side], b[side])
+    c = split(_table(0), "hands", 0.25, 7)
+    assert set(c["test"]["group"]) != set(a["test"]["group"])
+
+
+def test_leakage_check_fails_loudly():
+    t = _table()
+    with pytest.raises(LeakageError, match=r"hands: 1 groups on both sides of the split"):
+        check_leakage(t[t["group"] == "Ga0"], t[t["group"] == "Ga0"].head(1), "hands")

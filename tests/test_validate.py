@@ -1,0 +1,48 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages import schema
+from stages.params import PreprocessParams
+from stages.preprocess import preprocess
+from stages.validate import failures, validate
+from tests.test_preprocess import _hands
+
+
+@pytest.fixture(scope="module")
+def good():
+    kept, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
+    return kept
+
+
+def _run(hands):
+    faces = pd.DataFrame({c: pd.Series(dtype="float64") for c in schema.columns("faces")})
+    return validate({"hands": hands, "faces": faces}, {"hands": ["rock"], "faces": []}, "bbox", 1)
+
+
+def test_good_table_passes_except_empty_faces(good):
+    report = _run(good)
+    assert all(r["success"] for r in report["results"]["hands"]["wide"])
+    assert all(r["success"] for r in report["results"]["hands"]["landmarks"])
+    # the empty faces table violates the row count: the build must not publish it silently
+    assert failures(report) == ["faces/wide: table_row_count_to_be_between "
+                                "{'min_value': 1}: observed 0"]
+
+
+def test_corrupted_table_fails_with_readable_lines(good):
+    bad = good.copy()
+    bad.loc[0, "thumb_tip_x"] = 1.7  # outside [0, 1] under bbox
+    bad.loc[1, "wrist_y"] = np.nan
+    bad.loc[2, "label"] = "=cmd|' /C calc'!A0"
+    bad.loc[3, "handedness"] = "Both"
+    bad = bad.drop(columns=["world_pinky_tip_z"])
+    lines = [line for line in failures(_run(bad)) if line.startswith("hands/")]
+    text = "\n".join(lines)
+    assert ("hands/wide: table_columns_to_match_ordered_list {}: observed {'missing': "
+            "['world_pinky_tip_z'], 'unexpected': [], 'same_order': True}") in text
+    assert "hands/wide column label: column_values_to_be_in_set" in text
+    assert "hands/wide column handedness: column_values_to_be_in_set" in text
+    assert ("hands/landmarks column x: column_values_to_be_between {'min_value': 0.0, "
+            "'max_value': 1.0}: 1 unexpected") in text
+    assert "hands/landmarks column y: column_values_to_not_be_null" in text
+    assert len(lines) == 6  # the dropped column also fails its not-null expectation
