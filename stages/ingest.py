@@ -200,7 +200,8 @@ def probe(path: Path, params: IngestParams) -> _Probe:
             f"({' '.join(sorted(media.VIDEO_EXTENSIONS))}); convert it or remove it",
         )
     if not path.exists():
-        raise media.MediaError(Reason.UNREADABLE, "dangling link or vanished file; fix or remove it")
+        raise media.MediaError(Reason.UNREADABLE,
+                               "dangling link or vanished file; fix or remove it")
     size = os.path.getsize(path)
     digest = media.sha256_file(path)
     if kind == "image":
@@ -253,7 +254,8 @@ def build_inventory(
         first_path = min(e.path for e, _ in group)
         sid = pseudonym(params.id_salt, group[0][1].sha256)
         labels_per_path = {
-            path: {e.label for e, _ in group if e.path == path} for path in {e.path for e, _ in group}
+            path: {e.label for e, _ in group if e.path == path}
+            for path in {e.path for e, _ in group}
         }
         if len({frozenset(v) for v in labels_per_path.values()}) > 1:
             for e, _ in group:

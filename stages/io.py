@@ -47,7 +47,7 @@ def atomic_open(path: Path | str, mode: str = "w") -> Iterator[IO[Any]]:
 
 
 def write_csv(df: pd.DataFrame, path: Path | str, float_format: str = FLOAT_FORMAT) -> None:
-    """Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically."""
+    r"""Write ``df`` as CSV (no index, ``\\n`` line ends, fixed float format), atomically."""
     with atomic_open(path) as f:
         df.to_csv(f, index=False, float_format=float_format, lineterminator="\n")
 

@@ -101,7 +101,7 @@ INT_COLUMNS = frozenset({"frame", "instance", "timestamp_ms", "image_width", "im
 STR_COLUMNS = frozenset({"source_id", "label", "group", "handedness"})
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why an input file, frame or detection is not in the published tables (the ledger)."""
 
     UNLABELLED = "unlabelled"

@@ -80,7 +80,8 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int
 def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
     """The wide table and its long views (one row per landmark; one per blendshape score)."""
     out = {"wide": df}
-    pts = landmark_array(df, modality) if len(df) else np.zeros((0, schema.n_landmarks(modality), 3))
+    k = schema.n_landmarks(modality)
+    pts = landmark_array(df, modality) if len(df) else np.zeros((0, k, 3))
     out["landmarks"] = pd.DataFrame(pts.reshape(-1, 3), columns=list(schema.AXES))
     if modality == "faces":
         out["blendshapes"] = pd.DataFrame(
@@ -152,7 +153,9 @@ def failures(report: dict) -> list[str]:
                 if r["success"]:
                     continue
                 what = r["expectation"].removeprefix("expect_")
-                where = f"{modality}/{view_name}" + (f" column {r['column']}" if r["column"] else "")
+                where = f"{modality}/{view_name}"
+                if r["column"]:
+                    where += f" column {r['column']}"
                 count = (f": {r['unexpected_count']} unexpected "
                          f"({r['unexpected_percent']:.2f}%), e.g. {r['examples']}"
                          if r["unexpected_count"] else f": observed {r['observed_value']}")

@@ -75,7 +75,8 @@ def test_handedness_and_blendshapes_match_independent_measurement(testdata_extra
     assert (smile.drop("happiness") < 0.2).all()
     jaw = faces.groupby("label")["bs_jawOpen"].mean()
     brow = faces.groupby("label")["bs_browInnerUp"].mean()
-    assert jaw.idxmax() == "surprise" and brow.idxmax() == "surprise"
+    assert jaw.idxmax() == "surprise"
+    assert brow.idxmax() == "surprise"
 
 
 def test_image_mode_is_deterministic_and_positions_stable(testdata):

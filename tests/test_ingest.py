@@ -105,7 +105,8 @@ def test_manifest_time_ranges_label_video_frames(tmp_path, testdata):
     assert ledger == []
     assert list(items["label"]) == ["victory", "thumbs_up"]
     assert items["source_id"].nunique() == 1  # one file, two labelled ranges
-    assert items["group"].nunique() == 2 and all(g.startswith("g") for g in items["group"])
+    assert items["group"].nunique() == 2
+    assert all(g.startswith("g") for g in items["group"])
     assert "take1" not in set(items["group"])  # group names are pseudonymized
     per_item = frames.groupby("item")["frame"].agg(list).to_dict()
     assert per_item == {0: list(range(3, 12)), 1: list(range(14, 24))}

@@ -62,8 +62,10 @@ def test_bbox_maps_into_unit_box_keeping_aspect():
     pts[0, :, 0] = np.linspace(0.2, 0.6, 21)  # extent 0.4
     pts[0, :, 1] = np.linspace(0.3, 0.5, 21)  # extent 0.2
     out = normalize(pts, "hands", "bbox", np.array([100]), np.array([100]))
-    assert out[0, :, 0].min() == pytest.approx(0) and out[0, :, 0].max() == pytest.approx(1)
-    assert out[0, :, 1].min() == pytest.approx(0) and out[0, :, 1].max() == pytest.approx(0.5)
+    assert out[0, :, 0].min() == pytest.approx(0)
+    assert out[0, :, 0].max() == pytest.approx(1)
+    assert out[0, :, 1].min() == pytest.approx(0)
+    assert out[0, :, 1].max() == pytest.approx(0.5)
 
 
 def test_none_is_identity_and_faces_use_eye_distance():

@@ -59,4 +59,5 @@ def test_output_within_the_schema_ranges(scheme):
     pts = kept[list(schema.HAND_LANDMARK_COLUMNS)].to_numpy().reshape(-1, 21, 3)
     for i, axis in enumerate(schema.AXES):
         lo, hi = schema.EXPECTED_RANGES[scheme][axis]
-        assert lo <= pts[..., i].min() and pts[..., i].max() <= hi + 1e-12
+        assert lo <= pts[..., i].min()
+        assert pts[..., i].max() <= hi + 1e-12

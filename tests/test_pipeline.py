@@ -1,0 +1,147 @@
+"""The whole pipeline: `dvc repro` on a temporary copy of the repository (slow: about 2 min)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, SAMPLE, TESTDATA
+
+pytestmark = pytest.mark.slow
+
+ENV = {
+    **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    "DVC_NO_ANALYTICS": "1", "GX_ANALYTICS_ENABLED": "false",
+    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+
+
+def sh(*cmd, cwd, check=True):
+    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n"
+                             f"{proc.stderr}")
+    return proc
+
+
+def dvc(*args, cwd, check=True):
+    return sh(sys.executable, "-m", "dvc", *args, cwd=cwd, check=check)
+
+
+def digests(root: Path) -> dict[str, str]:
+    files = sorted(p for d in ("data/dataset", "reports") for p in (root / d).rglob("*")
+                   if p.is_file() and p.name != "validation.json")
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    if not (SAMPLE / "manifest.csv").is_file():
+        pytest.skip("sample media not fetched: run `python3.11 dev.py sample`")
+    dest = tmp_path_factory.mktemp("repo")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=ROOT, capture_output=True, check=True)
+    for rel in filter(None, listed.stdout.decode().split("\0")):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    for d in ("reports", "data/dataset", "data/interim"):  # built, not copied
+        shutil.rmtree(dest / d, ignore_errors=True)
+    (dest / "dvc.lock").unlink(missing_ok=True)
+    shutil.copytree(SAMPLE, dest / "data/raw")
+    sh("git", "init", "-q", cwd=dest)
+    sh("git", "add", "-A", cwd=dest)
+    sh("git", "commit", "-qm", "copy", cwd=dest)
+    dvc("repro", cwd=dest)
+    return dest
+
+
+def test_dataset_published(repo):
+    tables = {(m, s): pd.read_csv(repo / f"data/dataset/{m}/{s}.csv")
+              for m in ("hands", "faces") for s in ("train", "test")}
+    hands = pd.concat([tables["hands", "train"], tables["hands", "test"]])
+    faces = pd.concat([tables["faces", "train"], tables["faces", "test"]])
+    assert hands.groupby("label").size().to_dict() == {"none": 3, "thumbs_up": 15, "victory": 26}
+    assert faces.groupby("label").size().to_dict() == {"happiness": 78, "neutral": 1,
+                                                      "sadness": 95}
+    assert not set(tables["hands", "train"]["group"]) & set(tables["hands", "test"]["group"])
+    ledger = pd.read_csv(repo / "data/dataset/ledger.csv")
+    assert ledger.groupby(["modality", "label", "reason"]).size().to_dict() == {
+        ("faces", "no_face", "no_detection"): 3, ("hands", "no_hand", "no_detection"): 3}
+    metrics = pd.read_json(repo / "reports/metrics.json", typ="series")
+    assert metrics["validation_success"]
+    assert (repo / "reports/quality.md").read_text().count("![") == 6
+
+
+def test_every_input_file_in_tables_or_ledger(repo):
+    items = pd.read_csv(repo / "data/interim/ingest/items.csv")
+    frames = pd.read_parquet(repo / "data/interim/ingest/frames.parquet")
+    manifest = pd.read_csv(repo / "data/raw/manifest.csv")
+    assert set(items["path"]) == set(manifest["path"])
+    published = pd.concat([pd.read_csv(p, usecols=["source_id", "frame"])
+                           for p in (repo / "data/dataset").glob("*/*.csv")])
+    ledger = pd.read_csv(repo / "data/dataset/ledger.csv")
+    seen = set(zip(published["source_id"], published["frame"], strict=True)) | set(
+        zip(ledger["source_id"], ledger["frame"], strict=True))
+    assert set(zip(frames["source_id"], frames["frame"], strict=True)) <= seen
+
+
+def test_no_file_names_in_published_files(repo):
+    names = {Path(p).stem for p in pd.read_csv(repo / "data/raw/manifest.csv")["path"]}
+    names |= {"pexels", "fingerpose", "grace", "astronaut", ".jpg", ".png", ".mp4", ".gif",
+              "data/raw"}
+    for path in (repo / "data/dataset").rglob("*.csv"):
+        text = path.read_text().lower()
+        leaked = sorted(n for n in names if n.lower() in text)
+        assert not leaked, f"{path.name} mentions {leaked}"
+
+
+def test_second_repro_does_nothing_and_forced_repro_is_byte_identical(repo):
+    out = dvc("repro", cwd=repo).stdout
+    assert "Data and pipelines are up to date." in out
+    before = digests(repo)
+    assert len(before) >= 15
+    dvc("repro", "-f", cwd=repo)
+    assert digests(repo) == before
+
+
+def test_validation_failure_fails_the_build(repo):
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("min_rows: 1", "min_rows: 100000"))
+        proc = dvc("repro", "validate", cwd=repo, check=False)
+        assert proc.returncode != 0
+        assert "expectations failed" in proc.stderr + proc.stdout
+        assert "table_row_count_to_be_between {'min_value': 100000}: observed 174" in (
+            proc.stderr + proc.stdout)
+    finally:
+        params.write_text(original)
+        dvc("repro", cwd=repo)
+
+
+def test_exp_run_on_another_folder(repo, tmp_path):
+    if not (TESTDATA / "README.md").is_file():
+        pytest.skip("real test media not found")
+    picks = {"hands/paper": 3, "hands/scissors": 3, "hands/no_hand": 2, "faces/happiness": 3,
+             "faces/neutral": 3}
+    for folder, n in picks.items():
+        (tmp_path / folder).mkdir(parents=True)
+        for f in sorted((TESTDATA / folder).iterdir())[:n]:
+            shutil.copy(f, tmp_path / folder / f.name)
+    dvc("exp", "run", "-S", f"ingest.raw_dir={tmp_path}", cwd=repo)
+    hands = pd.concat(pd.read_csv(p) for p in (repo / "data/dataset/hands").glob("*.csv"))
+    faces = pd.concat(pd.read_csv(p) for p in (repo / "data/dataset/faces").glob("*.csv"))
+    assert hands.groupby("label").size().to_dict() == {"paper": 3, "scissors": 3}
+    assert faces.groupby("label").size().to_dict() == {"happiness": 3, "neutral": 3}
+    ledger = pd.read_csv(repo / "data/dataset/ledger.csv")
+    assert ledger.groupby("reason").size().to_dict() == {"no_detection": 2}
