@@ -110,3 +110,25 @@ def test_video_mode_counts_frames_with_a_hand(testdata, tmp_path):
     assert hands[["source_id", "frame"]].drop_duplicates().shape[0] + len(ledger) == 43
     assert hands["frame"].nunique() == 43  # README: 43/43 frames with a hand
     assert hands["timestamp_ms"].is_monotonic_increasing
+
+
+def test_handedness_is_for_the_image_as_given(testdata):
+    """Mirroring an image flips MediaPipe's handedness label: it is not a selfie convention."""
+    import cv2
+    import mediapipe as mp
+
+    from stages import media, models
+
+    paths = sorted((testdata / "hands/paper").glob("*.jpg"))[:8]
+    flipped = 0
+    with models.hand_landmarker(ExtractParams().hands, video=False) as marker:
+        for path in paths:
+            bgr = media.decode_image(path, 10**8)
+            labels = []
+            for img in (bgr, cv2.flip(bgr, 1)):
+                with models.quiet_stderr():
+                    res = marker.detect(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                                 data=media.to_rgb(img)))
+                labels.append(res.handedness[0][0].category_name)
+            flipped += labels[0] != labels[1]
+    assert flipped == len(paths)
