@@ -103,35 +103,33 @@ def model_sha256(path: Path | str) -> str:
     return hashlib.sha256(verified_model(path)).hexdigest()
 
 
-def hand_landmarker(params, video: bool):
-    """A HandLandmarker for ``params`` (:class:`stages.params.HandLandmarkerParams`)."""
+def _landmarker(task: str, params, video: bool, **extra):
+    """Create ``vision.<task>`` from a params dataclass whose fields are the task's options."""
+    import dataclasses
+
     from mediapipe.tasks.python import BaseOptions, vision
 
-    options = vision.HandLandmarkerOptions(
-        base_options=BaseOptions(model_asset_buffer=verified_model(params.model_asset_path)),
+    options = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    model = options.pop("model_asset_path")
+    options_cls = getattr(vision, f"{task}Options")
+    opts = options_cls(
+        base_options=BaseOptions(model_asset_buffer=verified_model(model)),
         running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
-        num_hands=params.num_hands,
-        min_hand_detection_confidence=params.min_hand_detection_confidence,
-        min_hand_presence_confidence=params.min_hand_presence_confidence,
-        min_tracking_confidence=params.min_tracking_confidence,
+        **options, **extra,
     )
     with quiet_stderr():
-        return vision.HandLandmarker.create_from_options(options)
+        return getattr(vision, task).create_from_options(opts)
+
+
+def hand_landmarker(params, video: bool):
+    """A HandLandmarker for ``params`` (:class:`stages.params.HandLandmarkerParams`)."""
+    return _landmarker("HandLandmarker", params, video)
 
 
 def face_landmarker(params, video: bool):
-    """A FaceLandmarker for ``params`` (:class:`stages.params.FaceLandmarkerParams`)."""
-    from mediapipe.tasks.python import BaseOptions, vision
+    """A FaceLandmarker for ``params`` (:class:`stages.params.FaceLandmarkerParams`).
 
-    options = vision.FaceLandmarkerOptions(
-        base_options=BaseOptions(model_asset_buffer=verified_model(params.model_asset_path)),
-        running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
-        num_faces=params.num_faces,
-        min_face_detection_confidence=params.min_face_detection_confidence,
-        min_face_presence_confidence=params.min_face_presence_confidence,
-        min_tracking_confidence=params.min_tracking_confidence,
-        output_face_blendshapes=True,
-        output_facial_transformation_matrixes=True,
-    )
-    with quiet_stderr():
-        return vision.FaceLandmarker.create_from_options(options)
+    Blendshapes and the facial transformation matrix are always on: the schema has them.
+    """
+    return _landmarker("FaceLandmarker", params, video, output_face_blendshapes=True,
+                       output_facial_transformation_matrixes=True)
