@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -165,9 +166,41 @@ def _empty(modality: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
 
 
+_WORKER: Extractor | None = None
+
+
+def _init_worker(params: ExtractParams) -> None:
+    global _WORKER
+    _WORKER = Extractor(params).__enter__()  # closed when the pool's process exits
+
+
+def _run_task(task: tuple[dict, list, Path, int]) -> list:
+    item, wanted, raw_dir, max_pixels = task
+    assert _WORKER is not None
+    return list(_WORKER.run_item(item, wanted, raw_dir, max_pixels))
+
+
+def _results(tasks: list, params: ExtractParams, workers: int) -> Iterator[list]:
+    """Per-item results in item order, from this process or a pool of ``workers`` processes.
+
+    Each worker loads the models once. Results come back in submission order, so the output
+    does not depend on the number of workers.
+    """
+    if workers <= 1 or len(tasks) <= 1:
+        with Extractor(params) as extractor:
+            for item, wanted, raw_dir, max_pixels in tasks:
+                yield list(extractor.run_item(item, wanted, raw_dir, max_pixels))
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(params,)) as pool:
+        yield from pool.imap(_run_task, tasks, chunksize=1)
+
+
 def extract(
     items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, raw_dir: Path,
-    max_pixels: int,
+    max_pixels: int, workers: int = 1,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Run the landmarkers over every item; return ``({modality: table}, ledger)``."""
     per_item = {k: list(zip(g["frame"], g["timestamp_ms"], strict=True))
@@ -175,36 +208,33 @@ def extract(
     meta: dict[str, list[dict]] = {m: [] for m in schema.MODALITIES}
     dets: dict[str, list[dict]] = {m: [] for m in schema.MODALITIES}
     ledger = []
+    records = items.to_dict("records")
+    tasks = [(item, per_item.get(item["item"], []), raw_dir, max_pixels) for item in records]
     progress = Progress(len(items), "extract", log)
-    with Extractor(params) as extractor:
-        for item in items.to_dict("records"):
-            wanted = per_item.get(item["item"], [])
-            n = 0
-            for frame, ts, found, problem in extractor.run_item(item, wanted, raw_dir, max_pixels):
-                n += 1
-                if found is None or not found:
-                    reason = Reason.UNREADABLE if found is None else Reason.NO_DETECTION
-                    detail = problem or f"no {item['modality'][:-1]} detected"
-                    ledger.append({
-                        "path": item["path"], "source_id": item["source_id"],
-                        "modality": item["modality"], "label": item["label"], "frame": frame,
-                        "instance": pd.NA, "stage": "extract", "reason": reason.value,
-                        "detail": detail,
-                    })
-                    continue
-                for instance, det in enumerate(found):
-                    meta[item["modality"]].append({
-                        "source_id": item["source_id"], "frame": frame, "instance": instance,
-                        "timestamp_ms": ts, "label": item["label"], "group": item["group"],
-                        "image_width": item["width"], "image_height": item["height"],
-                    })
-                    dets[item["modality"]].append(det)
-            progress.update(frames=n)
+    for item, results in zip(records, _results(tasks, params, workers), strict=True):
+        for frame, ts, found, problem in results:
+            if found is None or not found:
+                reason = Reason.UNREADABLE if found is None else Reason.NO_DETECTION
+                ledger.append({
+                    "path": item["path"], "source_id": item["source_id"],
+                    "modality": item["modality"], "label": item["label"], "frame": frame,
+                    "instance": pd.NA, "stage": "extract", "reason": reason.value,
+                    "detail": problem or f"no {item['modality'][:-1]} detected",
+                })
+                continue
+            for instance, det in enumerate(found):
+                meta[item["modality"]].append({
+                    "source_id": item["source_id"], "frame": frame, "instance": instance,
+                    "timestamp_ms": ts, "label": item["label"], "group": item["group"],
+                    "image_width": item["width"], "image_height": item["height"],
+                })
+                dets[item["modality"]].append(det)
+        progress.update(frames=len(results))
     elapsed = progress.close()
     tables = {m: to_table(m, meta[m], dets[m]) for m in schema.MODALITIES}
     ledger_df = pd.DataFrame(ledger, columns=list(LEDGER_COLUMNS))
-    log.info("%d items, %d frames in %.1f s (%.1f frames/s)", len(items), len(frames), elapsed,
-             len(frames) / max(elapsed, 1e-9))
+    log.info("%d items, %d frames in %.1f s (%.1f frames/s, %d workers)", len(items),
+             len(frames), elapsed, len(frames) / max(elapsed, 1e-9), max(workers, 1))
     return tables, ledger_df
 
 
@@ -216,8 +246,9 @@ def main() -> None:
     params = params_mod.load()
     items = io.read_table(INGEST_DIR / "items.csv")
     frames = io.read_table(INGEST_DIR / "frames.parquet")
+    workers = params.extract.workers or os.cpu_count() or 1
     tables, ledger = extract(items, frames, params.extract, Path(params.ingest.raw_dir),
-                             params.ingest.max_image_pixels)
+                             params.ingest.max_image_pixels, workers)
     for modality, table in tables.items():
         io.write_parquet(table, OUT_DIR / f"{modality}.parquet")
     io.write_csv(ledger, OUT_DIR / "ledger.csv")

@@ -67,6 +67,9 @@ class ExtractParams:
 
     hands: HandLandmarkerParams = field(default_factory=HandLandmarkerParams)
     faces: FaceLandmarkerParams = field(default_factory=FaceLandmarkerParams)
+    #: Worker processes (each loads the models once); 0 = one per core. Output bytes do not
+    #: depend on it.
+    workers: int = 1
 
 
 @dataclass
@@ -154,6 +157,8 @@ def _check(params: Params) -> None:
     fps = params.ingest.video_fps
     if fps is not None and fps <= 0:
         errors.append(f"ingest.video_fps={fps}: must be > 0, or null for every frame")
+    if params.extract.workers < 0:
+        errors.append(f"extract.workers={params.extract.workers}: must be >= 0 (0 = all cores)")
     if params.ingest.max_image_pixels <= 0:
         errors.append(f"ingest.max_image_pixels={params.ingest.max_image_pixels}: must be > 0")
     if not 0.0 < params.split.test_size < 1.0:

@@ -132,3 +132,24 @@ def test_handedness_is_for_the_image_as_given(testdata):
                 labels.append(res.handedness[0][0].category_name)
             flipped += labels[0] != labels[1]
     assert flipped == len(paths)
+
+
+def test_one_and_two_workers_give_identical_tables(testdata, tmp_path):
+    import shutil
+
+    for folder, n in {"hands/rock": 4, "hands/no_hand": 1, "faces/surprise": 3}.items():
+        (tmp_path / folder).mkdir(parents=True)
+        for f in sorted((testdata / folder).iterdir())[:n]:
+            shutil.copy(f, tmp_path / folder / f.name)
+    (tmp_path / "hands/thumbs").mkdir()
+    shutil.copy(testdata / "videos/fingerpose_fingers.gif", tmp_path / "hands/thumbs/clip.gif")
+    params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
+    raw, entries, _ = ingest.discover(params)
+    items, frames, _ = ingest.build_inventory(raw, entries, params)
+    runs = [extract.extract(items, frames, ExtractParams(), raw, params.max_image_pixels, w)
+            for w in (1, 2)]
+    for modality in schema.MODALITIES:
+        pd.testing.assert_frame_equal(runs[0][0][modality], runs[1][0][modality],
+                                      check_exact=True)
+        assert len(runs[0][0][modality]) > 0
+    pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
