@@ -20,11 +20,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import mediapipe as mp
 import numpy as np
 import pandas as pd
 
 from stages import io, media, models, schema
-from stages.ingest import LEDGER_COLUMNS
 from stages.ingest import OUT_DIR as INGEST_DIR
 from stages.params import ExtractParams
 from stages.progress import Progress
@@ -93,8 +93,6 @@ class Extractor:
 
     @staticmethod
     def _detect(landmarker, modality: str, rgb: np.ndarray, timestamp_ms: int | None):
-        import mediapipe as mp
-
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
         with models.quiet_stderr():
             if timestamp_ms is None:
@@ -170,13 +168,14 @@ _WORKER: Extractor | None = None
 
 
 def _init_worker(params: ExtractParams) -> None:
+    """Pool initializer: this worker's landmarkers, created once."""
     global _WORKER
     _WORKER = Extractor(params).__enter__()  # closed when the pool's process exits
 
 
 def _run_task(task: tuple[dict, list, Path, int]) -> list:
+    """Run one item in a pool worker (set up by :func:`_init_worker`)."""
     item, wanted, raw_dir, max_pixels = task
-    assert _WORKER is not None
     return list(_WORKER.run_item(item, wanted, raw_dir, max_pixels))
 
 
@@ -215,12 +214,10 @@ def extract(
         for frame, ts, found, problem in results:
             if found is None or not found:
                 reason = Reason.UNREADABLE if found is None else Reason.NO_DETECTION
-                ledger.append({
-                    "path": item["path"], "source_id": item["source_id"],
-                    "modality": item["modality"], "label": item["label"], "frame": frame,
-                    "instance": pd.NA, "stage": "extract", "reason": reason.value,
-                    "detail": problem or f"no {item['modality'][:-1]} detected",
-                })
+                ledger.append(schema.ledger_row(
+                    "extract", reason, problem or f"no {item['modality'][:-1]} detected",
+                    path=item["path"], source_id=item["source_id"],
+                    modality=item["modality"], label=item["label"], frame=frame))
                 continue
             for instance, det in enumerate(found):
                 meta[item["modality"]].append({
@@ -232,7 +229,7 @@ def extract(
         progress.update(frames=len(results))
     elapsed = progress.close()
     tables = {m: to_table(m, meta[m], dets[m]) for m in schema.MODALITIES}
-    ledger_df = pd.DataFrame(ledger, columns=list(LEDGER_COLUMNS))
+    ledger_df = pd.DataFrame(ledger, columns=list(schema.INTERNAL_LEDGER_COLUMNS))
     log.info("%d items, %d frames in %.1f s (%.1f frames/s, %d workers)", len(items),
              len(frames), elapsed, len(frames) / max(elapsed, 1e-9), max(workers, 1))
     return tables, ledger_df

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stages import io, media
+from stages import io, media, schema
 from stages.params import IngestParams
 from stages.progress import Progress
 from stages.schema import MODALITIES, Reason
@@ -40,9 +40,6 @@ ITEM_COLUMNS = (
     "width", "height", "fps", "n_frames", "start_s", "end_s",
 )
 FRAME_COLUMNS = ("item", "source_id", "frame", "timestamp_ms")
-LEDGER_COLUMNS = (
-    "path", "source_id", "modality", "label", "frame", "instance", "stage", "reason", "detail",
-)
 
 
 class ManifestError(ValueError):
@@ -149,7 +146,7 @@ def discover(params: IngestParams) -> tuple[Path, list[Entry], list[dict]]:
     if not raw_dir.is_dir():
         raise FileNotFoundError(
             f"{raw_dir}: ingest.raw_dir is not a folder; point it at your media "
-            "(`dvc exp run -S ingest.raw_dir=...`) or fetch the sample (`python dev.py sample`)"
+            "(`dvc exp run -S ingest.raw_dir=...`) or fetch the sample (`python3.11 dev.py sample`)"
         )
     if params.manifest is not None:
         manifest = raw_dir / params.manifest
@@ -166,12 +163,9 @@ def discover(params: IngestParams) -> tuple[Path, list[Entry], list[dict]]:
 
 def _ledger_row(path: str, reason: Reason, detail: str, entry: Entry | None = None,
                 source_id: str = "") -> dict:
-    return {
-        "path": path, "source_id": source_id,
-        "modality": entry.modality if entry else "", "label": entry.label if entry else "",
-        "frame": pd.NA, "instance": pd.NA, "stage": "ingest", "reason": reason.value,
-        "detail": detail,
-    }
+    return schema.ledger_row("ingest", reason, detail, path=path, source_id=source_id,
+                             modality=entry.modality if entry else "",
+                             label=entry.label if entry else "")
 
 
 @dataclass
@@ -302,7 +296,7 @@ def build_inventory(
 
 def ledger_frame(rows: list[dict]) -> pd.DataFrame:
     """Ledger rows as a table with the internal ledger columns, in a stable order."""
-    df = pd.DataFrame(rows, columns=list(LEDGER_COLUMNS))
+    df = pd.DataFrame(rows, columns=list(schema.INTERNAL_LEDGER_COLUMNS))
     df["frame"] = df["frame"].astype("Int64")
     df["instance"] = df["instance"].astype("Int64")
     return df.sort_values(["path", "frame", "instance", "reason"], kind="stable",

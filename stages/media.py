@@ -17,12 +17,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from stages.schema import Reason
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"})
 
+Image.MAX_IMAGE_PIXELS = None  # header reads only; ingest.max_image_pixels is the limit
 cv2.setNumThreads(1)  # workers parallelize across files; OpenCV threads would oversubscribe
 
 
@@ -59,11 +61,8 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
 
 def image_size(path: Path | str) -> tuple[int, int]:
     """(width, height) read from the header only, without decoding the pixels."""
-    from PIL import Image
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: we check ourselves
-        Image.MAX_IMAGE_PIXELS = None
         with Image.open(path) as im:
             return im.size
 

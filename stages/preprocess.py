@@ -23,7 +23,6 @@ import pandas as pd
 
 from stages import io, schema
 from stages.extract import OUT_DIR as EXTRACT_DIR
-from stages.ingest import LEDGER_COLUMNS
 from stages.normalize import normalize, reference_length, to_height_units
 from stages.params import PreprocessParams
 from stages.schema import Reason
@@ -90,7 +89,7 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams
     gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(
         path="", modality=modality, stage="preprocess",
         reason=why.loc[rejected, "reason"], detail=why.loc[rejected, "detail"])
-    return kept, gone.reindex(columns=list(LEDGER_COLUMNS))
+    return kept, gone.reindex(columns=list(schema.INTERNAL_LEDGER_COLUMNS))
 
 
 def main() -> None:

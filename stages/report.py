@@ -56,8 +56,8 @@ def class_balance(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["modality", "label", "split", "rows"])
 
 
-def detection_rate(items: pd.DataFrame, frames: pd.DataFrame, tables: dict[str, pd.DataFrame],
-                   extract_ledger: pd.DataFrame) -> pd.DataFrame:
+def detection_rate(items: pd.DataFrame, frames: pd.DataFrame, extract_ledger: pd.DataFrame
+                   ) -> pd.DataFrame:
     """Per modality and label: frames offered, frames with a detection, and their ratio.
 
     A frame counts as detected when extract found at least one instance in it (whether or not
@@ -160,18 +160,11 @@ def plot_blendshapes(profile: pd.DataFrame, dpi: int) -> str:
     return _save(fig, "blendshapes", dpi)
 
 
-def provenance(params_text: str) -> dict:
+def provenance(extract_params) -> dict:
     """Model sha256s and library versions."""
-    from stages import params as params_mod
-
-    p = params_mod.load()
+    paths = (extract_params.hands.model_asset_path, extract_params.faces.model_asset_path)
     return {
-        "models": {
-            Path(p.extract.hands.model_asset_path).name: models.model_sha256(
-                p.extract.hands.model_asset_path),
-            Path(p.extract.faces.model_asset_path).name: models.model_sha256(
-                p.extract.faces.model_asset_path),
-        },
+        "models": {Path(p).name: models.model_sha256(p) for p in paths},
         "libraries": {lib: importlib.metadata.version(lib) for lib in LIBRARIES},
     }
 
@@ -273,7 +266,7 @@ def main() -> None:
     frames = io.read_table(INGEST_DIR / "frames.parquet")
     ledger = io.read_table(DATASET_DIR / "ledger.csv")
     balance = class_balance(tables)
-    detection = detection_rate(items, frames, tables, ledger[ledger["stage"] == "extract"])
+    detection = detection_rate(items, frames, ledger[ledger["stage"] == "extract"])
     reasons = (ledger.groupby(["stage", "reason"]).size().rename("rows").reset_index()
                .sort_values(["stage", "reason"]).reset_index(drop=True))
     profile = blendshape_profile(tables["faces"])
@@ -294,7 +287,7 @@ def main() -> None:
     ctx = {
         "scheme": params.preprocess.scheme, "validation": json.loads(VALIDATION_REPORT.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,
-        "figures": figures, "provenance": provenance(params_text), "params_text": params_text,
+        "figures": figures, "provenance": provenance(params.extract), "params_text": params_text,
     }
     io.write_text(render(ctx), REPORTS / "quality.md")
     io.write_json(metrics(ctx), REPORTS / "metrics.json")

@@ -124,6 +124,18 @@ LEDGER_COLUMNS: tuple[str, ...] = (
     "source_id", "modality", "label", "frame", "instance", "stage", "reason", "detail",
 )
 
+#: Columns of the stages' internal ledgers: the published ones plus the file's path.
+INTERNAL_LEDGER_COLUMNS: tuple[str, ...] = ("path", *LEDGER_COLUMNS)
+
+
+def ledger_row(stage: str, reason: Reason, detail: str, *, path: str = "", source_id: str = "",
+               modality: str = "", label: str = "", frame=None, instance=None) -> dict:
+    """One internal ledger row; ``detail`` says what is wrong and what to do, without the path."""
+    return {"path": path, "source_id": source_id, "modality": modality, "label": label,
+            "frame": frame, "instance": instance, "stage": stage, "reason": reason.value,
+            "detail": detail}
+
+
 #: Expected value ranges of the normalized image landmarks (x, y, z) per normalization scheme;
 #: the validate stage builds its range expectations from this table.
 #: none: MediaPipe's normalized image coordinates; points may be extrapolated past the border
