@@ -4,235 +4,280 @@ Reads:   ``data/interim/ingest/items.csv``, ``data/interim/ingest/frames.parquet
 Writes:  ``data/interim/extract/hands.parquet``, ``data/interim/extract/faces.parquet`` (one
          row per detected instance per frame, columns from :mod:`stages.schema`) and
          ``data/interim/extract/ledger.csv`` (frames with no detection, or that did not decode).
-Params:  ``extract`` (``hands`` and ``faces``: HandLandmarkerOptions / FaceLandmarkerOptions
-         under MediaPipe's names, and the model paths).
+Params:  ``extract.hands`` and ``extract.faces`` (HandLandmarkerOptions / FaceLandmarkerOptions
+         under MediaPipe's names, and the model paths) decide the output. ``extract.workers``,
+         ``executor``, ``chunk_size`` and ``dask`` only say how to run; the bytes are the same.
 
-Images run in IMAGE mode on one landmarker per modality; each video (or labelled range of a
-video) gets its own VIDEO-mode landmarker with strictly increasing timestamps derived from the
-frame index, as MediaPipe requires.
+Each item (an image, a video or a labelled video range) is one task of
+:func:`stages.landmarks.run_task`. Its result is cached under the file's sha256 plus everything
+that decides it (:func:`task_key`), so a rebuild after adding files extracts only the new ones,
+and renaming or relabelling a file extracts nothing. Misses run on an executor
+(:mod:`stages.executors`) and come back in item order; the tables are written as they arrive,
+in fixed-size row groups, so memory stays flat and the bytes do not depend on the worker count.
 """
 
 from __future__ import annotations
 
-import contextlib
+import csv
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import mediapipe as mp
 import numpy as np
 import pandas as pd
 
-from stages import io, media, models, schema
+from stages import executors, io, landmarks, models, schema
+from stages.cache import Cache
+from stages.cache import key as cache_key
 from stages.ingest import OUT_DIR as INGEST_DIR
-from stages.params import ExtractParams
+from stages.landmarks import Result, Task
+from stages.params import ExtractParams, as_dict
 from stages.progress import Progress
 from stages.schema import Reason
 
 log = logging.getLogger("extract")
 
 OUT_DIR = Path("data/interim/extract")
+CACHE_NAMESPACE = "extract"
+#: Rows per Parquet row group: fixed, so the file's layout never depends on timing.
+ROW_GROUP_ROWS = {"hands": 4096, "faces": 512}
 
 
-def hand_rows(result) -> list[dict]:
-    """One dict per detected hand: handedness, its score, image and world landmarks (21x3)."""
-    rows = []
-    for lms, world, handedness in zip(
-        result.hand_landmarks, result.hand_world_landmarks, result.handedness, strict=True
-    ):
-        top = handedness[0]
-        rows.append({
-            "handedness": top.category_name,
-            "handedness_score": float(top.score),
-            "landmarks": np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float64),
-            "world": np.array([(p.x, p.y, p.z) for p in world], dtype=np.float64),
-        })
-    return rows
-
-
-def face_rows(result) -> list[dict]:
-    """One dict per detected face: 478x3 landmarks, 52 blendshape scores, 4x4 pose matrix."""
-    rows = []
-    for i, lms in enumerate(result.face_landmarks):
-        blend = np.full(schema.N_BLENDSHAPES, np.nan)
-        for cat in result.face_blendshapes[i]:
-            blend[cat.index] = cat.score
-        rows.append({
-            "landmarks": np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float64),
-            "blendshapes": blend,
-            "pose": np.asarray(result.facial_transformation_matrixes[i], dtype=np.float64),
-        })
-    return rows
-
-
-class Extractor:
-    """Landmarkers for one process: IMAGE-mode ones created once, VIDEO-mode ones per video."""
-
-    def __init__(self, params: ExtractParams):
-        self.params = params
-        self._image: dict[str, object] = {}
-        self._stack = contextlib.ExitStack()
-
-    def __enter__(self) -> Extractor:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
-
-    def _make(self, modality: str, video: bool):
-        if modality == "hands":
-            return models.hand_landmarker(self.params.hands, video)
-        return models.face_landmarker(self.params.faces, video)
-
-    def image_landmarker(self, modality: str):
-        """The shared IMAGE-mode landmarker of ``modality`` (created on first use)."""
-        if modality not in self._image:
-            self._image[modality] = self._stack.enter_context(self._make(modality, False))
-        return self._image[modality]
-
-    @staticmethod
-    def _detect(landmarker, modality: str, rgb: np.ndarray, timestamp_ms: int | None):
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
-        with models.quiet_stderr():
-            if timestamp_ms is None:
-                result = landmarker.detect(image)
-            else:
-                result = landmarker.detect_for_video(image, timestamp_ms)
-        return hand_rows(result) if modality == "hands" else face_rows(result)
-
-    def run_item(
-        self, item: dict, frames: list[tuple[int, int]], raw_dir: Path, max_pixels: int
-    ) -> Iterator[tuple[int, int, list[dict] | None, str]]:
-        """Yield ``(frame, timestamp_ms, detections or None, problem)`` for each wanted frame.
-
-        ``None`` detections mean the frame could not be decoded; ``problem`` then says why.
-        """
-        path = raw_dir / item["path"]
-        modality = item["modality"]
-        if item["media"] == "image":
-            try:
-                bgr = media.decode_image(path, max_pixels)
-            except media.MediaError as err:
-                yield 0, 0, None, str(err)
-                return
-            landmarker = self.image_landmarker(modality)
-            yield 0, 0, self._detect(landmarker, modality, media.to_rgb(bgr), None), ""
-            return
-        timestamps = dict(frames)
-        seen = set()
-        with self._make(modality, True) as landmarker:
-            for index, bgr in media.iter_video_frames(path, sorted(timestamps)):
-                seen.add(index)
-                ts = timestamps[index]
-                yield index, ts, self._detect(landmarker, modality, media.to_rgb(bgr), ts), ""
-        for index in sorted(set(timestamps) - seen):
-            yield index, timestamps[index], None, "frame did not decode; re-encode the video"
-
-
-def to_table(modality: str, meta: list[dict], dets: list[dict]) -> pd.DataFrame:
-    """Assemble detections into the schema's wide table for ``modality``."""
-    cols = schema.columns(modality)
-    if not dets:
-        return _empty(modality)
-    base = pd.DataFrame(meta)
-    blocks = [base]
-    if modality == "hands":
-        blocks.append(pd.DataFrame({
-            "handedness": [d["handedness"] for d in dets],
-            "handedness_score": [d["handedness_score"] for d in dets],
-        }))
-        blocks.append(pd.DataFrame(np.stack([d["landmarks"].ravel() for d in dets]),
-                                   columns=list(schema.HAND_LANDMARK_COLUMNS)))
-        blocks.append(pd.DataFrame(np.stack([d["world"].ravel() for d in dets]),
-                                   columns=list(schema.HAND_WORLD_COLUMNS)))
-    else:
-        blocks.append(pd.DataFrame(np.stack([d["landmarks"].ravel() for d in dets]),
-                                   columns=list(schema.FACE_LANDMARK_COLUMNS)))
-        blocks.append(pd.DataFrame(np.stack([d["blendshapes"] for d in dets]),
-                                   columns=list(schema.BLENDSHAPE_COLUMNS)))
-        blocks.append(pd.DataFrame(np.stack([d["pose"].ravel() for d in dets]),
-                                   columns=list(schema.POSE_COLUMNS)))
-    df = pd.concat(blocks, axis=1)[cols]
-    return df.astype({c: "int64" for c in schema.INT_COLUMNS})
-
-
-def _empty(modality: str) -> pd.DataFrame:
-    cols = schema.columns(modality)
-    dtypes = {c: ("int64" if c in schema.INT_COLUMNS else
-                  "object" if c in schema.STR_COLUMNS else "float64") for c in cols}
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
-
-
-_WORKER: Extractor | None = None
-
-
-def _init_worker(params: ExtractParams) -> None:
-    """Pool initializer: this worker's landmarkers, created once."""
-    global _WORKER
-    _WORKER = Extractor(params).__enter__()  # closed when the pool's process exits
-
-
-def _run_task(task: tuple[dict, list, Path, int]) -> list:
-    """Run one item in a pool worker (set up by :func:`_init_worker`)."""
-    item, wanted, raw_dir, max_pixels = task
-    return list(_WORKER.run_item(item, wanted, raw_dir, max_pixels))
-
-
-def _results(tasks: list, params: ExtractParams, workers: int) -> Iterator[list]:
-    """Per-item results in item order, from this process or a pool of ``workers`` processes.
-
-    Each worker loads the models once. Results come back in submission order, so the output
-    does not depend on the number of workers.
-    """
-    if workers <= 1 or len(tasks) <= 1:
-        with Extractor(params) as extractor:
-            for item, wanted, raw_dir, max_pixels in tasks:
-                yield list(extractor.run_item(item, wanted, raw_dir, max_pixels))
-        return
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(params,)) as pool:
-        yield from pool.imap(_run_task, tasks, chunksize=1)
-
-
-def extract(
-    items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, raw_dir: Path,
-    max_pixels: int, workers: int = 1,
-) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Run the landmarkers over every item; return ``({modality: table}, ledger)``."""
-    per_item = {k: list(zip(g["frame"], g["timestamp_ms"], strict=True))
+def tasks_for(items: pd.DataFrame, frames: pd.DataFrame, raw_dir: Path,
+              max_pixels: int) -> list[Task]:
+    """One :class:`~stages.landmarks.Task` per item, in item order, with absolute paths."""
+    per_item = {k: tuple(zip(g["frame"].tolist(), g["timestamp_ms"].tolist(), strict=True))
                 for k, g in frames.groupby("item", sort=True)}
-    meta: dict[str, list[dict]] = {m: [] for m in schema.MODALITIES}
-    dets: dict[str, list[dict]] = {m: [] for m in schema.MODALITIES}
-    ledger = []
-    records = items.to_dict("records")
-    tasks = [(item, per_item.get(item["item"], []), raw_dir, max_pixels) for item in records]
-    progress = Progress(len(items), "extract", log)
-    for item, results in zip(records, _results(tasks, params, workers), strict=True):
-        for frame, ts, found, problem in results:
-            if found is None or not found:
-                reason = Reason.UNREADABLE if found is None else Reason.NO_DETECTION
-                ledger.append(schema.ledger_row(
-                    "extract", reason, problem or f"no {item['modality'][:-1]} detected",
-                    path=item["path"], source_id=item["source_id"],
-                    modality=item["modality"], label=item["label"], frame=frame))
-                continue
-            for instance, det in enumerate(found):
-                meta[item["modality"]].append({
-                    "source_id": item["source_id"], "frame": frame, "instance": instance,
-                    "timestamp_ms": ts, "label": item["label"], "group": item["group"],
-                    "image_width": item["width"], "image_height": item["height"],
-                })
-                dets[item["modality"]].append(det)
-        progress.update(frames=len(results))
-    elapsed = progress.close()
-    tables = {m: to_table(m, meta[m], dets[m]) for m in schema.MODALITIES}
-    ledger_df = pd.DataFrame(ledger, columns=list(schema.INTERNAL_LEDGER_COLUMNS))
-    log.info("%d items, %d frames in %.1f s (%.1f frames/s, %d workers)", len(items),
-             len(frames), elapsed, len(frames) / max(elapsed, 1e-9), max(workers, 1))
-    return tables, ledger_df
+    root = raw_dir.resolve()
+    return [
+        Task(str(root / r["path"]), r["sha256"], r["media"], r["modality"],
+             per_item.get(r["item"], ()), int(max_pixels))
+        for r in items[["item", "path", "sha256", "media", "modality"]].to_dict("records")
+    ]
+
+
+def key_context(params: ExtractParams) -> dict[str, dict]:
+    """Per modality, everything besides the file and its frames that decides a result."""
+    import cv2
+    import mediapipe
+
+    code = landmarks.code_digest()
+    versions = {"mediapipe": mediapipe.__version__, "opencv": cv2.__version__,
+                "numpy": np.__version__}
+    context = {}
+    for modality in schema.MODALITIES:
+        options = as_dict(getattr(params, modality))
+        model = options.pop("model_asset_path")
+        context[modality] = {"code": code, "versions": versions, "options": options,
+                             "model_sha256": models.model_sha256(model)}
+    return context
+
+
+def task_key(task: Task, context: dict[str, dict]) -> str:
+    """The cache key of ``task``: content, frames and context; never the path or the label."""
+    return cache_key(task.sha256, task.media, task.modality, task.frames, task.max_pixels,
+                     context[task.modality])
+
+
+def _chunks(tasks: list[Task], size: int) -> list[list[Task]]:
+    """Images in chunks of ``size``, each video alone (a video is a long task already)."""
+    chunks: list[list[Task]] = []
+    for t in tasks:
+        if t.media == "video" or not chunks or len(chunks[-1]) >= size or \
+                chunks[-1][0].media == "video":
+            chunks.append([t])
+        else:
+            chunks[-1].append(t)
+    return chunks
+
+
+def _executor(chunks: list[list[Task]], params: ExtractParams, workers: int):
+    if params.executor == "dask":
+        return executors.run_dask(chunks, params, params.dask.address, workers,
+                                  params.dask.threads_per_worker)
+    if workers <= 1 or len(chunks) <= 1:
+        return executors.run_inline(chunks, params)
+    return executors.run_pool(chunks, params, workers)
+
+
+def results(tasks: list[Task], params: ExtractParams, cache: Cache,
+            workers: int) -> Iterator[Result]:
+    """Each task's result, in task order: from the cache, or computed and then cached.
+
+    Cached entries are read one at a time, as their turn comes, so memory stays flat.
+    """
+    context = key_context(params)
+    keys = [task_key(t, context) for t in tasks]
+    hit = [cache.has(CACHE_NAMESPACE, k) for k in keys]
+    todo = [t for t, h in zip(tasks, hit, strict=True) if not h]
+    log.info("%d items: %d cached, %d to extract", len(tasks), len(tasks) - len(todo), len(todo))
+    chunks = _chunks(todo, params.chunk_size)
+    computed = (r for chunk in _executor(chunks, params, workers) for r in chunk) \
+        if chunks else iter(())
+    for task, k, h in zip(tasks, keys, hit, strict=True):
+        arrays = cache.get(CACHE_NAMESPACE, k) if h else None
+        if arrays is not None:
+            yield Result.from_arrays(arrays)
+            continue
+        # An entry listed but unreadable now is computed here, out of the executor's order.
+        result = next(executors.run_inline([[task]], params))[0] if h else next(computed)
+        cache.put(CACHE_NAMESPACE, k, result.arrays())
+        yield result
+
+
+@dataclass
+class Summary:
+    """What an extraction did."""
+
+    items: int
+    frames: int
+    rows: dict[str, int]
+    ledgered: int
+    cached: int
+    seconds: float
+
+
+class _TableWriter:
+    """Rows of one modality's table, written to Parquet in fixed-size row groups."""
+
+    def __init__(self, modality: str, path: Path):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.modality, self.path = modality, path
+        self.columns = schema.columns(modality)
+        self.schema = pa.schema([
+            (c, pa.int64() if c in schema.INT_COLUMNS else
+             pa.string() if c in schema.STR_COLUMNS else pa.float64()) for c in self.columns])
+        self.group = ROW_GROUP_ROWS[modality]
+        self.meta: list[dict] = []
+        self.blocks: dict[str, list[np.ndarray]] = {}
+        self.rows = 0
+        self._atomic = io.atomic_path(path)
+        tmp = self._atomic.__enter__()
+        self._writer = pq.ParquetWriter(tmp, self.schema, compression="zstd")
+
+    def add(self, meta: list[dict], det: dict[str, np.ndarray]) -> None:
+        self.meta.extend(meta)
+        for name, values in det.items():
+            self.blocks.setdefault(name, []).append(values)
+        while len(self.meta) >= self.group:
+            self._flush(self.group)
+
+    def _flush(self, n: int) -> None:
+        import pyarrow as pa
+
+        det = {k: np.concatenate(v) for k, v in self.blocks.items()}
+        self.blocks = {k: [v[n:]] for k, v in det.items()}
+        meta, self.meta = self.meta[:n], self.meta[n:]
+        cols: dict[str, object] = {c: [m[c] for m in meta] for c in schema.META_COLUMNS}
+        if self.modality == "hands":
+            cols["handedness"] = det["handedness"][:n].tolist()
+            cols["handedness_score"] = det["handedness_score"][:n].astype(np.float64)
+            blocks = [("landmarks", schema.HAND_LANDMARK_COLUMNS),
+                      ("world", schema.HAND_WORLD_COLUMNS)]
+        else:
+            blocks = [("landmarks", schema.FACE_LANDMARK_COLUMNS),
+                      ("blendshapes", schema.BLENDSHAPE_COLUMNS),
+                      ("pose", schema.POSE_COLUMNS)]
+        for name, names in blocks:
+            values = det[name][:n].reshape(n, -1).astype(np.float64)
+            cols.update({c: values[:, j] for j, c in enumerate(names)})
+        self._writer.write_table(pa.table(
+            [pa.array(cols[c], type=self.schema.field(c).type) for c in self.columns],
+            schema=self.schema))
+        self.rows += n
+
+    def close(self) -> None:
+        if self.meta:
+            self._flush(len(self.meta))
+        self._writer.close()
+        self._atomic.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException) -> None:
+        self._writer.close()
+        self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+
+
+class _LedgerWriter:
+    """The extract ledger, written row by row (internal columns, with the path)."""
+
+    def __init__(self, path: Path):
+        self._atomic = io.atomic_open(path)
+        self._file = self._atomic.__enter__()
+        self._csv = csv.writer(self._file, lineterminator="\n")
+        self._csv.writerow(schema.INTERNAL_LEDGER_COLUMNS)
+        self.rows = 0
+
+    def add(self, row: dict) -> None:
+        self._csv.writerow(["" if row[c] is None else row[c]
+                            for c in schema.INTERNAL_LEDGER_COLUMNS])
+        self.rows += 1
+
+    def close(self) -> None:
+        self._atomic.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException) -> None:
+        self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, raw_dir: Path,
+            max_pixels: int, out_dir: Path = OUT_DIR, cache: Cache | None = None,
+            workers: int | None = None) -> Summary:
+    """Run the landmarkers over every item and write the tables and the ledger to ``out_dir``.
+
+    ``workers`` defaults to ``params.workers`` (0: one per core); ``cache`` to none.
+    """
+    cache = cache if cache is not None else Cache(None)
+    workers = workers if workers is not None else params.workers
+    workers = workers or os.cpu_count() or 1
+    tasks = tasks_for(items, frames, raw_dir, max_pixels)
+    records = items[["path", "source_id", "modality", "label", "group", "width",
+                     "height"]].to_dict("records")
+    tables = {m: _TableWriter(m, out_dir / f"{m}.parquet") for m in schema.MODALITIES}
+    ledger = _LedgerWriter(out_dir / "ledger.csv")
+    writers = [*tables.values(), ledger]
+    hits_before = cache.hits
+    progress = Progress(len(tasks), "extract", log)
+    try:
+        for item, task, result in zip(records, tasks, results(tasks, params, cache, workers),
+                                      strict=True):
+            _add(item, result, tables[task.modality], ledger)
+            progress.update(frames=len(task.frames))
+    except BaseException as exc:
+        for w in writers:
+            w.abort(exc)
+        raise
+    for w in writers:
+        w.close()
+    seconds = progress.close()
+    return Summary(len(tasks), len(frames), {m: t.rows for m, t in tables.items()}, ledger.rows,
+                   cache.hits - hits_before, seconds)
+
+
+def _add(item: dict, result: Result, table: _TableWriter, ledger: _LedgerWriter) -> None:
+    """Append one item's detections to its table and its empty or failed frames to the ledger."""
+    counts = np.bincount(result.det_frame, minlength=len(result.frame))
+    meta = []
+    for i, (frame, ts, problem) in enumerate(zip(result.frame.tolist(),
+                                                 result.timestamp_ms.tolist(),
+                                                 result.problem.tolist(), strict=True)):
+        if problem or not counts[i]:
+            ledger.add(schema.ledger_row(
+                "extract", Reason.UNREADABLE if problem else Reason.NO_DETECTION,
+                problem or f"no {item['modality'][:-1]} detected", path=item["path"],
+                source_id=item["source_id"], modality=item["modality"], label=item["label"],
+                frame=frame))
+            continue
+        meta.extend({
+            "source_id": item["source_id"], "frame": frame, "instance": instance,
+            "timestamp_ms": ts, "label": item["label"], "group": item["group"],
+            "image_width": item["width"], "image_height": item["height"],
+        } for instance in range(counts[i]))
+    if meta:
+        table.add(meta, result.det)
 
 
 def main() -> None:
@@ -243,14 +288,14 @@ def main() -> None:
     params = params_mod.load()
     items = io.read_table(INGEST_DIR / "items.csv")
     frames = io.read_table(INGEST_DIR / "frames.parquet")
+    cache = Cache.from_env()
+    s = extract(items, frames, params.extract, Path(params.ingest.raw_dir),
+                params.ingest.max_image_pixels, OUT_DIR, cache)
     workers = params.extract.workers or os.cpu_count() or 1
-    tables, ledger = extract(items, frames, params.extract, Path(params.ingest.raw_dir),
-                             params.ingest.max_image_pixels, workers)
-    for modality, table in tables.items():
-        io.write_parquet(table, OUT_DIR / f"{modality}.parquet")
-    io.write_csv(ledger, OUT_DIR / "ledger.csv")
-    log.info("%s; %d frames ledgered",
-             ", ".join(f"{len(t)} {m} rows" for m, t in tables.items()), len(ledger))
+    log.info("%d items (%d from the cache %s), %d frames in %.1f s (%.1f frames/s, %s, "
+             "%d workers); %s; %d frames ledgered", s.items, s.cached, cache.root or "(off)",
+             s.frames, s.seconds, s.frames / max(s.seconds, 1e-9), params.extract.executor,
+             workers, ", ".join(f"{n} {m} rows" for m, n in s.rows.items()), s.ledgered)
 
 
 if __name__ == "__main__":

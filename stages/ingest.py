@@ -10,6 +10,10 @@ Params:  ``ingest`` (raw_dir, manifest, video_fps, id_salt, max_image_pixels).
 
 Ids are pseudonymous: ``source_id`` is a salted HMAC of the file's sha256, and a manifest
 ``group`` (often a person) is replaced by a salted HMAC of its name.
+
+Every file is read and hashed on every run. Its decode check (a full decode; every frame of a
+video) is cached under that hash (:mod:`stages.cache`), so a rebuild after adding files decodes
+only the new ones.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stages import io, media, schema
+from stages.cache import Cache
+from stages.cache import key as cache_key
 from stages.params import IngestParams
 from stages.progress import Progress
 from stages.schema import MODALITIES, Reason
@@ -179,8 +186,11 @@ class _Probe:
     n_frames: int
 
 
-def probe(path: Path, params: IngestParams) -> _Probe:
-    """Hash and decode-check one file.
+PROBE_NAMESPACE = "ingest-probe"
+
+
+def probe(path: Path, params: IngestParams, cache: Cache | None = None) -> _Probe:
+    """Hash and decode-check one file (the decode check is cached under the file's sha256).
 
     Raises:
         media.MediaError: the file cannot be used (with its ledger reason).
@@ -198,15 +208,40 @@ def probe(path: Path, params: IngestParams) -> _Probe:
                                "dangling link or vanished file; fix or remove it")
     size = os.path.getsize(path)
     digest = media.sha256_file(path)
+    cache = cache if cache is not None else Cache(None)
+    k = cache_key(digest, kind, params.max_image_pixels if kind == "image" else None,
+                  _PROBE_CODE)
+    hit = cache.get(PROBE_NAMESPACE, k)
+    if hit is None:
+        try:
+            found = _decode_check(path, kind, params.max_image_pixels)
+            hit = {"reason": np.array(""), "message": np.array(""),
+                   "size": np.array(found, dtype=np.float64)}
+        except media.MediaError as err:
+            hit = {"reason": np.array(err.reason.value), "message": np.array(str(err)),
+                   "size": np.zeros(4)}
+        cache.put(PROBE_NAMESPACE, k, hit)
+    if str(hit["reason"]):
+        raise media.MediaError(Reason(str(hit["reason"])), str(hit["message"]))
+    width, height, fps, n_frames = hit["size"].tolist()
+    return _Probe(digest, size, kind, int(width), int(height), fps, int(n_frames))
+
+
+def _decode_check(path: Path, kind: str, max_pixels: int) -> tuple[int, int, float, int]:
+    """``(width, height, fps, n_frames)`` of a file that decodes (fully, every video frame)."""
     if kind == "image":
-        img = media.decode_image(path, params.max_image_pixels)
-        return _Probe(digest, size, kind, img.shape[1], img.shape[0], 0.0, 1)
+        img = media.decode_image(path, max_pixels)
+        return img.shape[1], img.shape[0], 0.0, 1
     info = media.probe_video(path)
-    return _Probe(digest, size, kind, info.width, info.height, info.fps, info.n_frames)
+    return info.width, info.height, info.fps, info.n_frames
+
+
+#: The code behind a decode check: a new version of it misses every cached probe.
+_PROBE_CODE = hashlib.sha256(Path(media.__file__).read_bytes()).hexdigest()
 
 
 def build_inventory(
-    raw_dir: Path, entries: list[Entry], params: IngestParams
+    raw_dir: Path, entries: list[Entry], params: IngestParams, cache: Cache | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Probe every entry's file once; return (items, frames, ledger rows).
 
@@ -218,7 +253,7 @@ def build_inventory(
     progress = Progress(len(paths), "ingest", log)
     for rel in paths:
         try:
-            probes[rel] = probe(raw_dir / rel, params)
+            probes[rel] = probe(raw_dir / rel, params, cache)
         except media.MediaError as err:
             probes[rel] = err
             log.warning("%s: %s", raw_dir / rel, err)
@@ -310,15 +345,17 @@ def main() -> None:
     io.setup_logging()
     params = params_mod.load().ingest
     raw_dir, entries, strays = discover(params)
-    items, frames, ledger = build_inventory(raw_dir, entries, params)
+    cache = Cache.from_env()
+    items, frames, ledger = build_inventory(raw_dir, entries, params, cache)
     ledger = ledger_frame(strays + ledger)
     io.write_csv(items, OUT_DIR / "items.csv")
     io.write_parquet(frames, OUT_DIR / "frames.parquet")
     io.write_csv(ledger, OUT_DIR / "ledger.csv")
     log.info(
-        "%d entries -> %d items (%d images, %d videos), %d frames to extract, %d ledgered",
-        len(entries) + len(strays), len(items), int((items["media"] == "image").sum()),
-        int((items["media"] == "video").sum()), len(frames), len(ledger),
+        "%d entries -> %d items (%d images, %d videos), %d frames to extract, %d ledgered; "
+        "%d decode checks from the cache", len(entries) + len(strays), len(items),
+        int((items["media"] == "image").sum()), int((items["media"] == "video").sum()),
+        len(frames), len(ledger), cache.hits,
     )
 
 

@@ -85,5 +85,5 @@ def setup_logging(verbose: bool = False) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(name)s: %(message)s",
     )
-    for noisy in ("matplotlib", "great_expectations", "PIL", "numexpr"):
+    for noisy in ("matplotlib", "great_expectations", "PIL", "numexpr", "distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -8,12 +8,14 @@ and what to do, and the stages turn that into a ledger row.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -59,7 +61,7 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def image_size(path: Path | str) -> tuple[int, int]:
+def image_size(path: Path | str | BinaryIO) -> tuple[int, int]:
     """(width, height) read from the header only, without decoding the pixels."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: we check ourselves
@@ -73,11 +75,19 @@ def decode_image(path: Path | str, max_pixels: int) -> np.ndarray:
     Raises:
         MediaError: empty, too large (``max_pixels``) or undecodable file.
     """
-    path = Path(path)
-    if os.path.getsize(path) == 0:
+    return decode_image_bytes(Path(path).read_bytes(), max_pixels)
+
+
+def decode_image_bytes(data: bytes, max_pixels: int) -> np.ndarray:
+    """:func:`decode_image` on a file's bytes (read once, e.g. to hash them too).
+
+    Raises:
+        MediaError: empty, too large (``max_pixels``) or undecodable bytes.
+    """
+    if not data:
         raise MediaError(Reason.EMPTY_FILE, "empty file (0 bytes); re-export it or remove it")
     try:
-        w, h = image_size(path)
+        w, h = image_size(io.BytesIO(data))
     except Exception:  # noqa: BLE001 - Pillow raises many types; OpenCV gets the final word below
         w = h = None
     if w is not None and w * h > max_pixels:
@@ -86,8 +96,7 @@ def decode_image(path: Path | str, max_pixels: int) -> np.ndarray:
             f"{w}x{h} = {w * h} pixels exceeds ingest.max_image_pixels={max_pixels}; "
             "downscale it or raise the limit",
         )
-    buf = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise MediaError(
             Reason.UNREADABLE,

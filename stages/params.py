@@ -62,14 +62,33 @@ class FaceLandmarkerParams:
 
 
 @dataclass
+class DaskParams:
+    """Where ``extract.executor=dask`` runs (``extract.dask`` section)."""
+
+    #: Scheduler address (``tcp://host:8786``); null starts a LocalCluster of
+    #: ``extract.workers`` processes.
+    address: str | None = None
+    #: Threads per LocalCluster worker process (each thread has its own landmarkers).
+    threads_per_worker: int = 1
+
+
+@dataclass
 class ExtractParams:
-    """Landmark extraction (``extract`` section)."""
+    """Landmark extraction (``extract`` section).
+
+    Only ``hands`` and ``faces`` decide the output; the rest says how to run, so dvc.yaml does
+    not declare it and changing it reruns nothing.
+    """
 
     hands: HandLandmarkerParams = field(default_factory=HandLandmarkerParams)
     faces: FaceLandmarkerParams = field(default_factory=FaceLandmarkerParams)
-    #: Worker processes (each loads the models once); 0 = one per core. Output bytes do not
-    #: depend on it.
-    workers: int = 1
+    #: Worker processes (each loads the models once); 0 = one per core.
+    workers: int = 0
+    #: local (this machine) | dask (a Dask cluster, see ``dask``).
+    executor: str = "local"
+    #: Images sent to a worker at a time (videos go one by one).
+    chunk_size: int = 8
+    dask: DaskParams = field(default_factory=DaskParams)
 
 
 @dataclass
@@ -140,6 +159,7 @@ _UNIT_INTERVAL = {
 _CHOICES = {
     "preprocess.scheme": ("none", "wrist_palm", "bbox"),
     "preprocess.missing": ("drop",),
+    "extract.executor": ("local", "dask"),
 }
 
 
@@ -163,7 +183,8 @@ def _check(params: Params) -> None:
         errors.append(f"ingest.max_image_pixels={params.ingest.max_image_pixels}: must be > 0")
     if not 0.0 < params.split.test_size < 1.0:
         errors.append(f"split.test_size={params.split.test_size}: must be within (0, 1)")
-    for key in ("extract.hands.num_hands", "extract.faces.num_faces", "validate.min_rows"):
+    for key in ("extract.hands.num_hands", "extract.faces.num_faces", "validate.min_rows",
+                "extract.chunk_size", "extract.dask.threads_per_worker"):
         if OmegaConf.select(cfg, key) < 1:
             errors.append(f"{key}={OmegaConf.select(cfg, key)}: must be >= 1")
     if errors:
@@ -185,6 +206,22 @@ def load(path: Path | str = PARAMS_FILE, overrides: dict[str, Any] | None = None
     params: Params = OmegaConf.to_object(merged)  # type: ignore[assignment]
     _check(params)
     return params
+
+
+#: Keys that say how to run, not what to build: they never change an artifact, so no stage
+#: declares them and the report does not record them.
+RUN_ONLY_KEYS = ("extract.workers", "extract.executor", "extract.chunk_size", "extract.dask")
+
+
+def dataset_params_text(path: Path | str = PARAMS_FILE) -> str:
+    """``params.yaml`` without :data:`RUN_ONLY_KEYS`: every parameter that shapes the dataset."""
+    cfg = OmegaConf.load(path)
+    for dotted in RUN_ONLY_KEYS:
+        parent, _, leaf = dotted.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if node is not None and leaf in node:
+            del node[leaf]
+    return OmegaConf.to_yaml(cfg)
 
 
 def as_dict(section: Any) -> dict[str, Any]:

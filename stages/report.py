@@ -5,7 +5,8 @@ Reads:   ``data/dataset/`` (published tables and ledger), ``data/interim/ingest/
          ``params.yaml``, the models (sha256 for provenance).
 Writes:  ``reports/quality.md``, ``reports/figures/*.png``, ``reports/metrics.json`` (DVC
          metrics) and ``reports/plots/*.csv`` (DVC plots).
-Params:  ``report.dpi`` and, for provenance, the whole ``params.yaml``.
+Params:  ``report.dpi`` and, for provenance, every parameter that shapes the dataset (all of
+         ``params.yaml`` but the run-only keys of :data:`stages.params.RUN_ONLY_KEYS`).
 
 The report shows counts and aggregates only: no pixels, no file names.
 """
@@ -270,7 +271,7 @@ def main() -> None:
     reasons = (ledger.groupby(["stage", "reason"]).size().rename("rows").reset_index()
                .sort_values(["stage", "reason"]).reset_index(drop=True))
     profile = blendshape_profile(tables["faces"])
-    params_text = params_mod.PARAMS_FILE.read_text()
+    params_text = params_mod.dataset_params_text()
     figures = {
         "balance": plot_bars(balance.assign(group=balance["modality"] + "/" + balance["label"]),
                              "group", "split", "rows", "Rows per label and split", "balance", dpi),

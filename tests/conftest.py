@@ -35,10 +35,21 @@ def detections(testdata) -> pd.DataFrame:
     return pd.read_csv(testdata / "DETECTIONS.tsv", sep="\t", keep_default_na=False)
 
 
+def run_extract(items, frames, params, raw_dir, out_dir, cache=None, workers=1,
+                max_pixels=40_000_000):
+    """stages.extract.extract() into ``out_dir``; returns ``(tables, ledger, summary)``."""
+    from stages import extract, io, schema
+
+    summary = extract.extract(items, frames, params, Path(raw_dir), max_pixels, Path(out_dir),
+                              cache, workers)
+    tables = {m: io.read_table(Path(out_dir) / f"{m}.parquet") for m in schema.MODALITIES}
+    return tables, io.read_table(Path(out_dir) / "ledger.csv"), summary
+
+
 @pytest.fixture(scope="session")
 def testdata_extracted(testdata, tmp_path_factory):
     """ingest + extract over every image of ../shared/testdata (about 10 s), run once."""
-    from stages import extract, ingest
+    from stages import ingest
     from stages.params import Params
 
     os.chdir(ROOT)
@@ -46,7 +57,7 @@ def testdata_extracted(testdata, tmp_path_factory):
     params.ingest.raw_dir = str(testdata)
     raw_dir, entries, strays = ingest.discover(params.ingest)
     items, frames, ledger = ingest.build_inventory(raw_dir, entries, params.ingest)
-    tables, extract_ledger = extract.extract(items, frames, params.extract, raw_dir,
-                                             params.ingest.max_image_pixels)
+    tables, extract_ledger, _ = run_extract(items, frames, params.extract, raw_dir,
+                                            tmp_path_factory.mktemp("extract"), workers=1)
     return {"items": items, "frames": frames, "ingest_ledger": ingest.ledger_frame(strays + ledger),
             "tables": tables, "ledger": extract_ledger}

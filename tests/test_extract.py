@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_extract
 
-from stages import extract, ingest, schema
+from stages import ingest, media, schema
 from stages.params import ExtractParams, IngestParams
 
 #: Landmark positions agree with the independent measurement to this (normalized units).
@@ -79,15 +80,16 @@ def test_handedness_and_blendshapes_match_independent_measurement(testdata_extra
     assert brow.idxmax() == "surprise"
 
 
-def test_image_mode_is_deterministic_and_positions_stable(testdata):
-    params = IngestParams(raw_dir=str(testdata))
+def test_image_mode_is_deterministic_and_positions_stable(testdata, tmp_path):
+    IngestParams(raw_dir=str(testdata))
     image = "hands/paper/" + sorted(p.name for p in (testdata / "hands/paper").glob("*.jpg"))[0]
     items = pd.DataFrame([{"item": 0, "source_id": "s", "path": image, "modality": "hands",
                            "label": "paper", "group": "s", "media": "image", "width": 1,
                            "height": 1}])
     frames = pd.DataFrame({"item": [0], "source_id": ["s"], "frame": [0], "timestamp_ms": [0]})
-    runs = [extract.extract(items, frames, ExtractParams(), testdata, params.max_image_pixels)[0]
-            ["hands"] for _ in range(2)]
+    items["sha256"] = media.sha256_file(testdata / image)
+    runs = [run_extract(items, frames, ExtractParams(), testdata, tmp_path / str(i))[0]["hands"]
+            for i in range(2)]
     a = runs[0][list(schema.HAND_LANDMARK_COLUMNS)].to_numpy()
     b = runs[1][list(schema.HAND_LANDMARK_COLUMNS)].to_numpy()
     assert np.array_equal(a, b)
@@ -104,7 +106,7 @@ def test_video_mode_counts_frames_with_a_hand(testdata, tmp_path):
     params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
     raw, entries, _ = ingest.discover(params)
     items, frames, _ = ingest.build_inventory(raw, entries, params)
-    tables, ledger = extract.extract(items, frames, ExtractParams(), raw, params.max_image_pixels)
+    tables, ledger, _ = run_extract(items, frames, ExtractParams(), raw, tmp_path / "out")
     hands = tables["hands"]
     assert len(frames) == 43
     assert hands[["source_id", "frame"]].drop_duplicates().shape[0] + len(ledger) == 43
@@ -134,22 +136,143 @@ def test_handedness_is_for_the_image_as_given(testdata):
     assert flipped == len(paths)
 
 
-def test_one_and_two_workers_give_identical_tables(testdata, tmp_path):
+def _mixed_raw(testdata, root):
+    """A few images of each kind plus the GIF: a small raw folder with images and a video."""
     import shutil
 
     for folder, n in {"hands/rock": 4, "hands/no_hand": 1, "faces/surprise": 3}.items():
-        (tmp_path / folder).mkdir(parents=True)
+        (root / folder).mkdir(parents=True)
         for f in sorted((testdata / folder).iterdir())[:n]:
-            shutil.copy(f, tmp_path / folder / f.name)
-    (tmp_path / "hands/thumbs").mkdir()
-    shutil.copy(testdata / "videos/fingerpose_fingers.gif", tmp_path / "hands/thumbs/clip.gif")
-    params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
+            shutil.copy(f, root / folder / f.name)
+    (root / "hands/thumbs").mkdir()
+    shutil.copy(testdata / "videos/fingerpose_fingers.gif", root / "hands/thumbs/clip.gif")
+    return root
+
+
+def _inventory(raw, video_fps=None):
+    params = IngestParams(raw_dir=str(raw), video_fps=video_fps)
     raw, entries, _ = ingest.discover(params)
     items, frames, _ = ingest.build_inventory(raw, entries, params)
-    runs = [extract.extract(items, frames, ExtractParams(), raw, params.max_image_pixels, w)
-            for w in (1, 2)]
-    for modality in schema.MODALITIES:
-        pd.testing.assert_frame_equal(runs[0][0][modality], runs[1][0][modality],
-                                      check_exact=True)
-        assert len(runs[0][0][modality]) > 0
-    pd.testing.assert_frame_equal(runs[0][1], runs[1][1])
+    return items, frames
+
+
+OUTPUTS = ("hands.parquet", "faces.parquet", "ledger.csv")
+
+
+def test_workers_and_dask_give_identical_bytes(testdata, tmp_path):
+    raw = _mixed_raw(testdata, tmp_path / "raw")
+    items, frames = _inventory(raw)
+    dask_params = ExtractParams(executor="dask")
+    runs = {
+        "1 worker": run_extract(items, frames, ExtractParams(), raw, tmp_path / "w1", workers=1),
+        "2 workers": run_extract(items, frames, ExtractParams(chunk_size=2), raw, tmp_path / "w2",
+                                 workers=2),
+        "dask": run_extract(items, frames, dask_params, raw, tmp_path / "dask", workers=2),
+    }
+    # 3 rock photos (182.jpg has no hand) + the GIF's 43 frames, 8 of them with a second hand.
+    assert {name: len(r[0]["hands"]) for name, r in runs.items()} == dict.fromkeys(runs, 54)
+    assert len(runs["1 worker"][0]["faces"]) == 3
+    reference = {f: (tmp_path / "w1" / f).read_bytes() for f in OUTPUTS}
+    for out in ("w2", "dask"):
+        assert {f: (tmp_path / out / f).read_bytes() for f in OUTPUTS} == reference
+
+
+@pytest.fixture
+def counted_tasks(monkeypatch):
+    """Count the files actually extracted (runs inline: workers=1)."""
+    from stages import landmarks
+
+    calls = []
+    real = landmarks.run_task
+
+    def counting(task, marks):
+        calls.append(task.path)
+        return real(task, marks)
+
+    monkeypatch.setattr(landmarks, "run_task", counting)
+    return calls
+
+
+def test_cached_files_are_not_extracted_again_even_renamed_or_relabelled(
+        testdata, tmp_path, counted_tasks):
+    from stages.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    raw = _mixed_raw(testdata, tmp_path / "raw")
+    items, frames = _inventory(raw, video_fps=5)
+    first, _, summary = run_extract(items, frames, ExtractParams(), raw, tmp_path / "a", cache)
+    assert (summary.cached, len(counted_tasks)) == (0, 9)
+
+    # Rename every file and move the rock photos to another label: nothing is extracted.
+    (raw / "hands/rock").rename(raw / "hands/fist")
+    for f in sorted(raw.rglob("*.*")):
+        f.rename(f.with_name("renamed_" + f.name))
+    items2, frames2 = _inventory(raw, video_fps=5)
+    again, _, summary = run_extract(items2, frames2, ExtractParams(), raw, tmp_path / "b", cache)
+    assert (summary.cached, len(counted_tasks)) == (9, 9)
+    assert set(again["hands"]["label"]) == {"fist", "thumbs"}
+    cols = list(schema.HAND_LANDMARK_COLUMNS)
+    key = ["source_id", "frame", "instance"]
+    def landmarks_of(table):
+        return table.sort_values(key)[key + cols].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(landmarks_of(first["hands"]), landmarks_of(again["hands"]))
+
+    # One more file: only it is extracted.
+    import shutil
+
+    shutil.copy(sorted((testdata / "hands/paper").iterdir())[0], raw / "hands/fist/new.jpg")
+    items3, frames3 = _inventory(raw, video_fps=5)
+    _, _, summary = run_extract(items3, frames3, ExtractParams(), raw, tmp_path / "c", cache)
+    assert (summary.items, summary.cached, len(counted_tasks)) == (10, 9, 10)
+    assert counted_tasks[-1].endswith("new.jpg")
+
+
+def test_extract_params_models_code_and_frames_invalidate_the_cache(testdata, tmp_path,
+                                                                    counted_tasks, monkeypatch):
+    from stages import extract, landmarks
+    from stages.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    raw = _mixed_raw(testdata, tmp_path / "raw")
+    items, frames = _inventory(raw, video_fps=5)
+    run_extract(items, frames, ExtractParams(), raw, tmp_path / "a", cache)
+    assert len(counted_tasks) == 9
+
+    # A hand option: the 6 hand items (4 rock, 1 no_hand, the GIF) again, not the 3 faces.
+    changed = ExtractParams()
+    changed.hands.min_hand_detection_confidence = 0.6
+    run_extract(items, frames, changed, raw, tmp_path / "b", cache)
+    assert len(counted_tasks) == 15
+    # The GIF sampled at another rate: its frames change, so it alone runs again.
+    items2, frames2 = _inventory(raw, video_fps=2)
+    run_extract(items2, frames2, ExtractParams(), raw, tmp_path / "c", cache)
+    assert len(counted_tasks) == 16
+    assert counted_tasks[-1].endswith("clip.gif")
+    # How it runs (workers, chunk size) is not part of the key.
+    run_extract(items, frames, ExtractParams(chunk_size=3), raw, tmp_path / "d", cache)
+    assert len(counted_tasks) == 16
+
+    # Another model file or another version of the per-file code: everything misses.
+    context = extract.key_context(ExtractParams())
+    other_model = ExtractParams()
+    other_model.hands.model_asset_path = "models/face_landmarker.task"
+    assert extract.key_context(other_model)["hands"]["model_sha256"] != \
+        context["hands"]["model_sha256"]
+    assert extract.key_context(other_model)["faces"] == context["faces"]
+    monkeypatch.setattr(landmarks, "code_digest", lambda: "edited")
+    run_extract(items, frames, ExtractParams(), raw, tmp_path / "e", cache)
+    assert len(counted_tasks) == 25
+
+
+def test_a_file_changed_after_ingest_is_refused(testdata, tmp_path):
+    from stages.landmarks import ChangedFileError
+
+    raw = _mixed_raw(testdata, tmp_path / "raw")
+    items, frames = _inventory(raw)
+    victim = raw / items.loc[0, "path"]
+    victim.write_bytes(victim.read_bytes() + b"\0")
+    with pytest.raises(ChangedFileError, match="changed since ingest"):
+        run_extract(items, frames, ExtractParams(), raw, tmp_path / "out")
+    assert not (tmp_path / "out" / "hands.parquet").exists()
+    assert not list((tmp_path / "out").glob(".tmp-*"))

@@ -54,6 +54,33 @@ def test_inventory_duplicates_conflicts_and_bad_files(tmp_path, testdata):
     assert all(r["detail"] and "/" not in r["detail"] for r in ledger)  # no paths in details
 
 
+def test_decode_checks_are_cached_by_content(tmp_path, testdata, monkeypatch):
+    from stages import media
+    from stages.cache import Cache
+
+    raw = _tree(tmp_path / "raw", testdata)
+    shutil.copy(testdata / "videos/fingerpose_fingers.gif", raw / "hands/paper/clip.gif")
+    params = IngestParams(raw_dir=str(raw))
+    cache = Cache(tmp_path / "cache")
+    _, entries, _ = ingest.discover(params)
+    first = ingest.build_inventory(raw, entries, params, cache)
+    # 7 media files, 5 distinct contents (a, b, c, broken, the GIF): the copies hit already.
+    assert (cache.hits, cache.misses) == (2, 5)
+
+    def no_decoding(*args):
+        raise AssertionError("decoded a file whose check is cached")
+
+    monkeypatch.setattr(media, "decode_image", no_decoding)
+    monkeypatch.setattr(media, "probe_video", no_decoding)
+    (raw / "hands/paper/clip.gif").rename(raw / "hands/paper/renamed.gif")
+    _, entries, _ = ingest.discover(params)
+    again = ingest.build_inventory(raw, entries, params, cache)
+    assert (cache.hits, cache.misses) == (2 + 7, 5)
+    assert again[1]["frame"].tolist() == first[1]["frame"].tolist()  # the GIF's 43 frames too
+    assert len(again[1]) == 2 + 43
+    assert {r["path"]: r["reason"] for r in again[2]}["hands/rock/broken.jpg"] == "unreadable"
+
+
 def test_source_ids_are_salted(tmp_path, testdata):
     raw = _tree(tmp_path, testdata)
     ids = []

@@ -28,6 +28,21 @@ def test_each_preprocess_option_composes_and_loads(tmp_path, scheme):
     assert params_mod.load(out).preprocess.scheme == scheme
 
 
+@pytest.mark.parametrize("overrides", [
+    ["extract/executor=dask", "extract.dask.address=tcp://10.0.0.5:8786"],
+    ["extract.executor=dask"],
+])
+def test_dask_executor_composes_either_way(tmp_path, overrides):
+    from dvc.utils.hydra import compose_and_dump
+
+    out = tmp_path / "params.yaml"
+    compose_and_dump(out, os.path.abspath(ROOT / "conf"), None, "config", "", overrides)
+    extract = params_mod.load(out).extract
+    assert extract.executor == "dask"
+    assert extract.dask.address == (overrides[1].split("=")[1] if len(overrides) > 1 else None)
+    assert extract.dask.threads_per_worker == 1
+
+
 def test_defaults_load():
     p = params_mod.load()
     assert p.extract.hands.num_hands == 2
@@ -41,7 +56,21 @@ def test_defaults_load():
     ({"preprocess.scheme": "zscore"}, r"preprocess\.scheme='zscore': allowed values are none"),
     ({"extract.hands.det_conf": 0.5}, r"det_conf"),
     ({"split.seed": "abc"}, r"seed"),
+    ({"extract.executor": "ray"}, r"extract\.executor='ray': allowed values are local, dask"),
+    ({"extract.workers": -1}, r"extract\.workers=-1: must be >= 0"),
 ])
 def test_invalid_params_fail_at_load_with_the_key(override, message):
     with pytest.raises(ParamsError, match=message):
         params_mod.load(overrides=override)
+
+
+def test_report_declares_every_param_that_shapes_the_dataset_and_no_run_only_key():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    declared = set(stages["report"]["params"])
+    sections = set(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    expected = (sections - {"extract"}) | {"extract.hands", "extract.faces"}
+    assert declared == expected
+    run_only = set(params_mod.RUN_ONLY_KEYS)
+    for name, stage in stages.items():
+        assert not run_only & set(stage.get("params", [])), name
+    assert "workers" not in params_mod.dataset_params_text()

@@ -48,6 +48,7 @@ def repo(tmp_path_factory):
     if not (SAMPLE / "manifest.csv").is_file():
         pytest.skip("sample media not fetched: run `python3.11 dev.py sample`")
     dest = tmp_path_factory.mktemp("repo")
+    ENV["LANDMARK_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))  # a cold cache
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
                              "--exclude-standard"], cwd=ROOT, capture_output=True, check=True)
     for rel in filter(None, listed.stdout.decode().split("\0")):
@@ -110,8 +111,40 @@ def test_second_repro_does_nothing_and_forced_repro_is_byte_identical(repo):
     assert "Data and pipelines are up to date." in out
     before = digests(repo)
     assert len(before) >= 15
-    dvc("repro", "-f", cwd=repo)
+    interim = {str(p): p.read_bytes() for p in (repo / "data/interim").rglob("*") if p.is_file()}
+    dvc("repro", "-f", cwd=repo)  # extract's results come from the cache now
     assert digests(repo) == before
+    # From scratch again, without the cache and with another worker count: the same bytes.
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("workers: 0", "workers: 1"))
+        out = dvc("repro", cwd=repo).stdout
+        assert "Data and pipelines are up to date." in out  # workers decide nothing
+        env_off = {**ENV, "LANDMARK_CACHE_DIR": "off"}
+        proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "-f", "extract"], cwd=repo,
+                              env=env_off, capture_output=True, text=True, check=True)
+        assert "0 from the cache" in proc.stderr + proc.stdout
+        assert {str(p): p.read_bytes() for p in (repo / "data/interim").rglob("*")
+                if p.is_file()} == interim
+    finally:
+        params.write_text(original)
+    dvc("repro", cwd=repo)
+    assert digests(repo) == before
+
+
+def test_a_preprocess_change_reruns_no_extraction(repo):
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("min_extent: 0.02", "min_extent: 0.03"))
+        out = dvc("repro", cwd=repo).stdout
+        assert "Stage 'ingest' didn't change, skipping" in out
+        assert "Stage 'extract' didn't change, skipping" in out
+        assert "Running stage 'preprocess'" in out
+    finally:
+        params.write_text(original)
+        dvc("repro", cwd=repo)
 
 
 def test_validation_failure_fails_the_build(repo):

@@ -1,0 +1,110 @@
+"""A content-addressed cache of per-file results (ingest probes, extracted landmarks).
+
+A result is stored under the sha256 of everything that decides it: the file's own sha256 (never
+its name or label), the code and model digests and the params that matter. So renaming or
+relabelling a file finds its entry, and any change that could alter a result misses it. Entries
+are ``.npz`` files (no pickles) written atomically, so concurrent runs and interrupted runs are
+safe; a corrupt entry is treated as missing and replaced.
+
+The cache only memoizes: a stage computes the same bytes with or without it, and DVC still
+tracks each stage's real outputs. Its location is ``$LANDMARK_CACHE_DIR``, else
+``$XDG_CACHE_HOME/landmark-datasets``, else ``~/.cache/landmark-datasets``, shared by every
+clone and DVC experiment of the machine (like pip's cache). ``LANDMARK_CACHE_DIR=off``
+disables it; deleting the folder is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ENV = "LANDMARK_CACHE_DIR"
+
+
+def default_root() -> Path | None:
+    """The cache folder from the environment, or None when caching is off."""
+    value = os.environ.get(ENV, "")
+    if value.lower() in ("off", "0", "none", "false"):
+        return None
+    if value:
+        return Path(value)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "landmark-datasets"
+
+
+def key(*parts: Any) -> str:
+    """A hex sha256 of ``parts`` (JSON-serializable), in a canonical encoding."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Cache:
+    """``{namespace}/{key[:2]}/{key}.npz`` entries under ``root`` (None: a cache that is off)."""
+
+    def __init__(self, root: Path | str | None):
+        self.root = Path(root) if root is not None else None
+        self.hits = self.misses = 0
+
+    @classmethod
+    def from_env(cls) -> Cache:
+        """The cache at :func:`default_root`."""
+        return cls(default_root())
+
+    @property
+    def enabled(self) -> bool:
+        """False for a cache that is off (every lookup misses, nothing is stored)."""
+        return self.root is not None
+
+    def _path(self, namespace: str, k: str) -> Path:
+        return self.root / namespace / k[:2] / f"{k}.npz"
+
+    def has(self, namespace: str, k: str) -> bool:
+        """True when an entry exists under ``k`` (it may still turn out unreadable)."""
+        return self.root is not None and self._path(namespace, k).is_file()
+
+    def get(self, namespace: str, k: str) -> dict[str, np.ndarray] | None:
+        """The arrays stored under ``k``, or None."""
+        if self.root is None:
+            self.misses += 1
+            return None
+        path = self._path(namespace, k)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+            log.warning("%s: unreadable cache entry (%s); computing it again", path, err)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return arrays
+
+    def put(self, namespace: str, k: str, arrays: dict[str, np.ndarray]) -> None:
+        """Store ``arrays`` under ``k`` (atomically; a failure to store only logs)."""
+        if self.root is None:
+            return
+        path = self._path(namespace, k)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.savez(f, allow_pickle=False, **arrays)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError as err:
+            log.warning("%s: cannot write the cache (%s); continuing without it", path, err)

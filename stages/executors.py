@@ -1,0 +1,105 @@
+"""Where extraction runs: this process, a local process pool, or a Dask cluster.
+
+Every executor runs the same function, :func:`stages.landmarks.run_tasks`, on chunks of tasks
+and yields the chunks' results **in submission order**, so the output never depends on the
+executor or the number of workers. At most ``window`` chunks are in flight: results are consumed
+as they arrive and memory does not grow with the number of files.
+
+- ``local`` with one worker: the stage's own process (no start-up cost).
+- ``local`` with N workers: a process pool. On Linux the workers are forked from the stage, so
+  they start with mediapipe already imported; each loads the models once.
+- ``dask``: a Dask distributed cluster at ``extract.dask.address`` (``tcp://host:8786``), or a
+  LocalCluster of ``extract.workers`` processes when no address is given. Workers need this
+  repository (same commit) importable and the raw media at the same absolute path (shared
+  storage): each task re-hashes the file it reads, so a worker that sees other bytes fails
+  loudly instead of extracting the wrong file.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import multiprocessing
+import sys
+from collections.abc import Iterator, Sequence
+
+from stages import landmarks
+from stages.landmarks import Result, Task
+
+log = logging.getLogger("extract")
+
+
+def _ordered(submit, chunks: Sequence[list[Task]], window: int) -> Iterator[list[Result]]:
+    """Submit ``chunks`` with at most ``window`` in flight; yield results in order."""
+    pending: collections.deque = collections.deque()
+    for chunk in chunks:
+        pending.append(submit(chunk))
+        if len(pending) >= window:
+            yield pending.popleft()()
+    while pending:
+        yield pending.popleft()()
+
+
+def run_inline(chunks: Sequence[list[Task]], params) -> Iterator[list[Result]]:
+    """Run in this process (one set of landmarkers, closed at the end)."""
+    try:
+        for chunk in chunks:
+            yield landmarks.run_tasks(chunk, params)
+    finally:
+        landmarks.close_thread_landmarkers()
+
+
+def _pool_init() -> None:
+    # A forked worker inherits the parent's thread-local landmarkers, whose native threads did
+    # not survive the fork: drop them (never close them here) and make fresh ones on first use.
+    landmarks.forget_thread_landmarkers()
+
+
+def start_method() -> str:
+    """``fork`` on Linux (workers inherit imported modules), else ``spawn``."""
+    return "fork" if sys.platform.startswith("linux") else "spawn"
+
+
+def run_pool(chunks: Sequence[list[Task]], params, workers: int,
+             window: int | None = None) -> Iterator[list[Result]]:
+    """Run on a pool of ``workers`` processes, each loading the models once."""
+    ctx = multiprocessing.get_context(start_method())
+    with ctx.Pool(workers, initializer=_pool_init) as pool:
+        def submit(chunk):
+            return pool.apply_async(landmarks.run_tasks, (chunk, params)).get
+
+        yield from _ordered(submit, chunks, window or 4 * workers)
+
+
+def run_dask(chunks: Sequence[list[Task]], params, address: str | None, workers: int,
+             threads_per_worker: int = 1, window: int | None = None) -> Iterator[list[Result]]:
+    """Run on the Dask cluster at ``address``, or on a LocalCluster of ``workers`` processes."""
+    try:
+        import dask
+        from dask.distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - dask is in the lock
+        raise RuntimeError("extract.executor=dask needs dask[distributed]; run "
+                           "`python3.11 dev.py setup`") from err
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    cluster = None
+    if address:
+        client = Client(address, timeout="30s")
+        n = max(sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()), 1)
+        log.info("dask: %s, %d worker threads", address, n)
+    else:
+        # Forked like the local pool's workers: they start with mediapipe imported.
+        with dask.config.set({"distributed.worker.multiprocessing-method": start_method()}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
+                                   processes=True, dashboard_address=None,
+                                   silence_logs=logging.ERROR)
+        client = Client(cluster)
+        n = workers * threads_per_worker
+    try:
+        def submit(chunk):
+            return client.submit(landmarks.run_tasks, chunk, params, pure=False).result
+
+        yield from _ordered(submit, chunks, window or 4 * n)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

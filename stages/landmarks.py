@@ -1,0 +1,262 @@
+"""The per-file work of extraction: decode one file's frames and run a landmarker over them.
+
+This module is what the extract stage distributes (to a process pool or a Dask cluster) and what
+its cache memoizes, so it holds exactly the code that decides the landmark values. Its source,
+with :mod:`stages.media` and :mod:`stages.models`, is part of every cache key: editing it
+invalidates cached results.
+
+A :class:`Task` is one ingest item (an image, a video, or a labelled range of a video) with the
+frames to extract. :func:`run_task` returns a :class:`Result` of plain numpy arrays, so that it
+pickles cheaply between processes and stores losslessly in the cache. MediaPipe returns float32
+values; they are kept as float32 here and widened only when the table is assembled.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import threading
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stages import media, models, schema
+
+#: Fields of a :class:`Result` for each modality, with their per-detection shapes.
+DETECTION_FIELDS: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
+    "hands": {
+        "handedness": ((), "U5"),
+        "handedness_score": ((), "float32"),
+        "landmarks": ((schema.N_HAND_LANDMARKS, 3), "float32"),
+        "world": ((schema.N_HAND_LANDMARKS, 3), "float32"),
+    },
+    "faces": {
+        "landmarks": ((schema.N_FACE_LANDMARKS, 3), "float32"),
+        "blendshapes": ((schema.N_BLENDSHAPES,), "float32"),
+        "pose": ((16,), "float32"),
+    },
+}
+
+
+class ChangedFileError(RuntimeError):
+    """A file's bytes are not those ingest hashed: the inventory is stale."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One item to extract: a file (absolute path and ingest's sha256) and its wanted frames."""
+
+    path: str
+    sha256: str
+    media: str  # "image" or "video"
+    modality: str  # "hands" or "faces"
+    frames: tuple[tuple[int, int], ...]  # (frame index, timestamp_ms), ascending
+    max_pixels: int
+
+
+@dataclass
+class Result:
+    """What one task found, as arrays (see :data:`DETECTION_FIELDS`).
+
+    ``frame``, ``timestamp_ms`` and ``problem`` have one entry per wanted frame; ``problem`` is
+    empty when the frame decoded, else what went wrong and what to do. ``det_frame`` has one
+    entry per detection: the position of its frame in ``frame``; detections of one frame are
+    consecutive, in MediaPipe's order (the instance number).
+    """
+
+    frame: np.ndarray
+    timestamp_ms: np.ndarray
+    problem: np.ndarray
+    det_frame: np.ndarray
+    det: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Flat ``{name: array}`` (for ``np.savez``)."""
+        return {"frame": self.frame, "timestamp_ms": self.timestamp_ms, "problem": self.problem,
+                "det_frame": self.det_frame, **{f"det_{k}": v for k, v in self.det.items()}}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> Result:
+        """Inverse of :meth:`arrays`."""
+        det = {k[4:]: np.asarray(arrays[k]) for k in arrays if k.startswith("det_")
+               and k != "det_frame"}
+        return cls(np.asarray(arrays["frame"]), np.asarray(arrays["timestamp_ms"]),
+                   np.asarray(arrays["problem"]), np.asarray(arrays["det_frame"]), det)
+
+
+def _hand_detections(result) -> list[dict]:
+    out = []
+    for lms, world, handedness in zip(
+        result.hand_landmarks, result.hand_world_landmarks, result.handedness, strict=True
+    ):
+        top = handedness[0]
+        out.append({
+            "handedness": top.category_name,
+            "handedness_score": top.score,
+            "landmarks": [(p.x, p.y, p.z) for p in lms],
+            "world": [(p.x, p.y, p.z) for p in world],
+        })
+    return out
+
+
+def _face_detections(result) -> list[dict]:
+    out = []
+    for i, lms in enumerate(result.face_landmarks):
+        blend = np.full(schema.N_BLENDSHAPES, np.nan, dtype=np.float32)
+        for cat in result.face_blendshapes[i]:
+            blend[cat.index] = cat.score
+        out.append({
+            "landmarks": [(p.x, p.y, p.z) for p in lms],
+            "blendshapes": blend,
+            "pose": np.asarray(result.facial_transformation_matrixes[i]).ravel(),
+        })
+    return out
+
+
+class Landmarkers:
+    """The landmarkers of one thread: IMAGE-mode ones made once, VIDEO-mode ones per video."""
+
+    def __init__(self, extract_params):
+        self.params = extract_params
+        self._image: dict[str, object] = {}
+        self._stack = contextlib.ExitStack()
+        self._pid = os.getpid()
+        _OPEN.add(self)
+
+    def __enter__(self) -> Landmarkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every landmarker (MediaPipe needs it; garbage collection at exit is noisy)."""
+        self._stack.close()
+        self._image.clear()
+
+    def make(self, modality: str, video: bool):
+        """A new landmarker of ``modality`` (the caller closes it)."""
+        if modality == "hands":
+            return models.hand_landmarker(self.params.hands, video)
+        return models.face_landmarker(self.params.faces, video)
+
+    def image(self, modality: str):
+        """The shared IMAGE-mode landmarker of ``modality``, made on first use."""
+        if modality not in self._image:
+            self._image[modality] = self._stack.enter_context(self.make(modality, False))
+        return self._image[modality]
+
+
+def _detect(landmarker, modality: str, bgr: np.ndarray, timestamp_ms: int | None) -> list[dict]:
+    import mediapipe as mp
+
+    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=media.to_rgb(bgr))
+    with models.quiet_stderr():
+        if timestamp_ms is None:
+            result = landmarker.detect(image)
+        else:
+            result = landmarker.detect_for_video(image, timestamp_ms)
+    return _hand_detections(result) if modality == "hands" else _face_detections(result)
+
+
+def _pack(modality: str, frames, problems: list[str], found: list[list[dict]]) -> Result:
+    fields = DETECTION_FIELDS[modality]
+    det_frame = [i for i, dets in enumerate(found) for _ in dets]
+    flat = [d for dets in found for d in dets]
+    det = {
+        name: np.asarray([d[name] for d in flat], dtype=dtype).reshape((len(flat), *shape))
+        for name, (shape, dtype) in fields.items()
+    }
+    frame = np.asarray([f for f, _ in frames], dtype=np.int64)
+    ts = np.asarray([t for _, t in frames], dtype=np.int64)
+    return Result(frame, ts, np.asarray(problems, dtype=str).reshape(len(frames)),
+                  np.asarray(det_frame, dtype=np.int64), det)
+
+
+def _read_checked(task: Task) -> bytes:
+    data = Path(task.path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != task.sha256:
+        raise ChangedFileError(
+            f"{task.path}: changed since ingest hashed it; run `dvc repro` again "
+            "(ingest will take the new version)")
+    return data
+
+
+def run_task(task: Task, marks: Landmarkers) -> Result:
+    """Extract one item: every wanted frame decoded, checked and run through its landmarker.
+
+    Raises:
+        ChangedFileError: the file's sha256 is not ``task.sha256``.
+    """
+    if task.media == "image":
+        try:
+            bgr = media.decode_image_bytes(_read_checked(task), task.max_pixels)
+        except media.MediaError as err:
+            return _pack(task.modality, task.frames, [str(err)], [[]])
+        return _pack(task.modality, task.frames, [""],
+                     [_detect(marks.image(task.modality), task.modality, bgr, None)])
+    if media.sha256_file(task.path) != task.sha256:
+        _read_checked(task)  # raises with the message
+    timestamps = dict(task.frames)
+    found: dict[int, list[dict]] = {}
+    with marks.make(task.modality, video=True) as landmarker:
+        for index, bgr in media.iter_video_frames(task.path, sorted(timestamps)):
+            found[index] = _detect(landmarker, task.modality, bgr, timestamps[index])
+    problems = ["" if f in found else "frame did not decode; re-encode the video"
+                for f, _ in task.frames]
+    return _pack(task.modality, task.frames, problems, [found.get(f, []) for f, _ in task.frames])
+
+
+_local = threading.local()
+
+
+def run_tasks(tasks: list[Task], extract_params) -> list[Result]:
+    """Run ``tasks`` on this thread's landmarkers (made once per thread and params).
+
+    This is the function executors ship to workers: a pool process or a Dask worker thread keeps
+    its landmarkers between calls, so models load once per worker, not once per file.
+    """
+    marks = getattr(_local, "marks", None)
+    if marks is None or marks.params != extract_params:
+        if marks is not None:
+            marks.close()
+        marks = _local.marks = Landmarkers(extract_params)
+    return [run_task(t, marks) for t in tasks]
+
+
+def close_thread_landmarkers() -> None:
+    """Close this thread's landmarkers (the inline executor calls it when done)."""
+    marks = getattr(_local, "marks", None)
+    if marks is not None:
+        marks.close()
+        _local.marks = None
+
+
+def forget_thread_landmarkers() -> None:
+    """Drop this thread's landmarkers without closing them (in a freshly forked process)."""
+    _local.marks = None
+    _OPEN.clear()
+
+
+#: Every open Landmarkers of this process, closed at exit (Dask workers keep theirs to the end;
+#: MediaPipe prints tracebacks when its objects are garbage-collected at interpreter exit).
+_OPEN: weakref.WeakSet[Landmarkers] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for marks in list(_OPEN):
+        if marks._pid == os.getpid():  # a forked child must not touch its parent's
+            marks.close()
+
+
+def code_digest() -> str:
+    """sha256 of the source that decides landmark values (this module, media, models)."""
+    h = hashlib.sha256()
+    for module in (__file__, media.__file__, models.__file__):
+        h.update(Path(module).read_bytes())
+    return h.hexdigest()
