@@ -94,6 +94,9 @@ def run_dask(chunks: Sequence[list[Task]], params, address: str | None, workers:
                                    silence_logs=logging.ERROR)
         client = Client(cluster)
         n = workers * threads_per_worker
+    from stages.dask_plugin import CloseLandmarkers
+
+    client.register_plugin(CloseLandmarkers())
     try:
         def submit(chunk):
             return client.submit(landmarks.run_tasks, chunk, params, pure=False).result

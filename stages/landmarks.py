@@ -13,7 +13,6 @@ values; they are kept as float32 here and widened only when the table is assembl
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import hashlib
 import os
@@ -141,8 +140,10 @@ class Landmarkers:
     def make(self, modality: str, video: bool):
         """A new landmarker of ``modality`` (the caller closes it)."""
         if modality == "hands":
-            return models.hand_landmarker(self.params.hands, video)
-        return models.face_landmarker(self.params.faces, video)
+            marker = models.hand_landmarker(self.params.hands, video)
+        else:
+            marker = models.face_landmarker(self.params.faces, video)
+        return marker
 
     def image(self, modality: str):
         """The shared IMAGE-mode landmarker of ``modality``, made on first use."""
@@ -151,10 +152,10 @@ class Landmarkers:
         return self._image[modality]
 
 
-def _detect(landmarker, modality: str, bgr: np.ndarray, timestamp_ms: int | None) -> list[dict]:
+def _detect(landmarker, modality: str, rgb: np.ndarray, timestamp_ms: int | None) -> list[dict]:
     import mediapipe as mp
 
-    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=media.to_rgb(bgr))
+    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
     with models.quiet_stderr():
         if timestamp_ms is None:
             result = landmarker.detect(image)
@@ -194,18 +195,20 @@ def run_task(task: Task, marks: Landmarkers) -> Result:
     """
     if task.media == "image":
         try:
-            bgr = media.decode_image_bytes(_read_checked(task), task.max_pixels)
+            rgb = media.decode_image_bytes(_read_checked(task), task.max_pixels, rgb=True,
+                                           header_check=False)
         except media.MediaError as err:
             return _pack(task.modality, task.frames, [str(err)], [[]])
         return _pack(task.modality, task.frames, [""],
-                     [_detect(marks.image(task.modality), task.modality, bgr, None)])
+                     [_detect(marks.image(task.modality), task.modality, rgb, None)])
     if media.sha256_file(task.path) != task.sha256:
         _read_checked(task)  # raises with the message
     timestamps = dict(task.frames)
     found: dict[int, list[dict]] = {}
     with marks.make(task.modality, video=True) as landmarker:
         for index, bgr in media.iter_video_frames(task.path, sorted(timestamps)):
-            found[index] = _detect(landmarker, task.modality, bgr, timestamps[index])
+            found[index] = _detect(landmarker, task.modality, media.to_rgb(bgr),
+                                   timestamps[index])
     problems = ["" if f in found else "frame did not decode; re-encode the video"
                 for f, _ in task.frames]
     return _pack(task.modality, task.frames, problems, [found.get(f, []) for f, _ in task.frames])
@@ -242,15 +245,16 @@ def forget_thread_landmarkers() -> None:
     _OPEN.clear()
 
 
-#: Every open Landmarkers of this process, closed at exit (Dask workers keep theirs to the end;
-#: MediaPipe prints tracebacks when its objects are garbage-collected at interpreter exit).
+#: Every open Landmarkers of this process. Dask worker threads keep theirs until the worker
+#: closes (:mod:`stages.dask_plugin`); MediaPipe objects left to the garbage collector at
+#: interpreter exit print tracebacks, and by ``atexit`` time MediaPipe cannot close them.
 _OPEN: weakref.WeakSet[Landmarkers] = weakref.WeakSet()
 
 
-@atexit.register
-def _close_all() -> None:
+def close_all() -> None:
+    """Close every landmarker this process opened (not those a forked parent had)."""
     for marks in list(_OPEN):
-        if marks._pid == os.getpid():  # a forked child must not touch its parent's
+        if marks._pid == os.getpid():
             marks.close()
 
 

@@ -78,32 +78,45 @@ def decode_image(path: Path | str, max_pixels: int) -> np.ndarray:
     return decode_image_bytes(Path(path).read_bytes(), max_pixels)
 
 
-def decode_image_bytes(data: bytes, max_pixels: int) -> np.ndarray:
+def decode_image_bytes(data: bytes, max_pixels: int, *, rgb: bool = False,
+                       header_check: bool = True) -> np.ndarray:
     """:func:`decode_image` on a file's bytes (read once, e.g. to hash them too).
+
+    ``rgb`` decodes straight to a C-contiguous RGB array (what MediaPipe takes). Without
+    ``header_check`` the size limit is applied after decoding, not before: only for bytes whose
+    header was checked already (extract re-reads files ingest checked, verified by sha256).
 
     Raises:
         MediaError: empty, too large (``max_pixels``) or undecodable bytes.
     """
     if not data:
         raise MediaError(Reason.EMPTY_FILE, "empty file (0 bytes); re-export it or remove it")
-    try:
-        w, h = image_size(io.BytesIO(data))
-    except Exception:  # noqa: BLE001 - Pillow raises many types; OpenCV gets the final word below
-        w = h = None
-    if w is not None and w * h > max_pixels:
-        raise MediaError(
-            Reason.TOO_LARGE,
-            f"{w}x{h} = {w * h} pixels exceeds ingest.max_image_pixels={max_pixels}; "
-            "downscale it or raise the limit",
-        )
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if header_check:
+        try:
+            w, h = image_size(io.BytesIO(data))
+        except Exception:  # noqa: BLE001 - Pillow raises many types; OpenCV has the final word
+            w = h = None
+        if w is not None:
+            _check_pixels(w, h, max_pixels)
+    flags = cv2.IMREAD_COLOR_RGB if rgb else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if image is None or image.size == 0:
         raise MediaError(
             Reason.UNREADABLE,
             "cannot decode as an image (corrupt, truncated or not an image); "
             "re-export it or remove it",
         )
+    _check_pixels(image.shape[1], image.shape[0], max_pixels)
     return image
+
+
+def _check_pixels(w: int, h: int, max_pixels: int) -> None:
+    if w * h > max_pixels:
+        raise MediaError(
+            Reason.TOO_LARGE,
+            f"{w}x{h} = {w * h} pixels exceeds ingest.max_image_pixels={max_pixels}; "
+            "downscale it or raise the limit",
+        )
 
 
 def to_rgb(bgr: np.ndarray) -> np.ndarray:
