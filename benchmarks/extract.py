@@ -19,10 +19,12 @@ cache:
 
   (d) a full `dvc repro`; a no-op `dvc repro`; a sweep step (a preprocess param changed); an
       incremental build after adding 1% more files (new images made by mirroring some); and each
-      stage's own time in the full build.
+      stage's own time afterwards. ``--scale K`` builds on K variants of every image (mirrored
+      and re-encoded at other JPEG qualities: distinct files), to see how the shares move as
+      extraction grows.
 
-Each measured run is a fresh subprocess, best of two. Ratios printed: pipeline/bound and pipeline/naive
-throughput, and each rebuild as a share of the full build.
+Each measured run is a fresh subprocess, best of two. Ratios printed: pipeline/bound and
+pipeline/naive throughput, and each rebuild as a share of the full build.
 """
 
 from __future__ import annotations
@@ -223,7 +225,25 @@ def mirrored_copies(raw: Path, n: int) -> list[Path]:
     return made
 
 
-def dvc_builds(media: Path) -> dict:
+def variants(src_dir: Path, dst_dir: Path, k: int) -> None:
+    """``k`` distinct variants of each image of ``src_dir`` in ``dst_dir`` (same labels)."""
+    import cv2
+
+    for src in sorted(src_dir.rglob("*")):
+        if not src.is_file() or src.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+            continue
+        image = cv2.imread(str(src))
+        if image is None:
+            continue
+        out = dst_dir / src.relative_to(src_dir).parent
+        out.mkdir(parents=True, exist_ok=True)
+        for v in range(k):
+            img = cv2.flip(image, 1) if v % 2 else image
+            cv2.imwrite(str(out / f"{src.stem}_v{v}.jpg"), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 95 - v // 2])
+
+
+def dvc_builds(media: Path, scale: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-repo-"))
     try:
         listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
@@ -237,7 +257,9 @@ def dvc_builds(media: Path) -> dict:
         (tmp / "dvc.lock").unlink(missing_ok=True)
         raw = tmp / "data/raw"
         for modality in ("hands", "faces"):
-            if (media / modality).is_dir():
+            if (media / modality).is_dir() and scale > 1:
+                variants(media / modality, raw / modality, scale)
+            elif (media / modality).is_dir():
                 shutil.copytree(media / modality, raw / modality)
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
                f"{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
@@ -248,6 +270,7 @@ def dvc_builds(media: Path) -> dict:
             subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
         dvc = [sys.executable, "-m", "dvc"]
         n_files = len(list(raw.glob("*/*/*")))
+        print(f"building on {n_files} files", flush=True)
         out: dict = {"files": n_files}
         out["full"] = timed([*dvc, "repro"], tmp, env)[:2]
         out["noop"] = timed([*dvc, "repro"], tmp, env)[:2]
@@ -275,6 +298,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=4)
     parser.add_argument("--skip-dvc", action="store_true", help="only (a)-(c)")
     parser.add_argument("--only-dvc", action="store_true", help="only (d)")
+    parser.add_argument("--scale", type=int, default=1, help="(d) on K variants of each image")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.chdir(ROOT)
@@ -287,7 +311,7 @@ def main() -> None:
     if not args.only_dvc:
         throughput(media, repeat, cores)
     if not args.skip_dvc:
-        builds(media)
+        builds(media, args.scale)
 
 
 def throughput(media: Path, repeat: int, cores: int) -> None:
@@ -312,8 +336,8 @@ def throughput(media: Path, repeat: int, cores: int) -> None:
           f"{runs['bound']['seconds'] * 4 / big['seconds']:.2f}x the bound)")
 
 
-def builds(media: Path) -> None:
-    d = dvc_builds(media)
+def builds(media: Path, scale: int) -> None:
+    d = dvc_builds(media, scale)
     full = d["full"][0]
     print(f"\ndvc builds on {d['files']} files (cold cache):")
     print(f"{'build':26s} {'seconds':>8s} {'vs full':>8s} {'peak MB':>8s}")

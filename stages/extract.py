@@ -60,11 +60,12 @@ def tasks_for(items: pd.DataFrame, frames: pd.DataFrame, raw_dir: Path,
 
 def key_context(params: ExtractParams) -> dict[str, dict]:
     """Per modality, everything besides the file and its frames that decides a result."""
+    from importlib.metadata import version
+
     import cv2
-    import mediapipe
 
     code = landmarks.code_digest()
-    versions = {"mediapipe": mediapipe.__version__, "opencv": cv2.__version__,
+    versions = {"mediapipe": version("mediapipe"), "opencv": cv2.__version__,
                 "numpy": np.__version__}
     context = {}
     for modality in schema.MODALITIES:

@@ -1,8 +1,11 @@
 """The one schema of the project: column names, landmark names and order, ledger reason codes.
 
-Landmark and blendshape names are derived from MediaPipe's own enums, so extract, validate,
-split and the report agree by construction. Every published table is laid out by the
-functions here; nothing else spells a landmark column name.
+Landmark and blendshape names are MediaPipe's own (``HandLandmark``, ``Blendshapes`` and
+``HandLandmarksConnections`` of the Tasks API), so extract, validate, split and the report agree
+by construction. They are written out here rather than read from mediapipe at import time,
+because importing mediapipe costs over a second in every stage that only reads tables;
+``tests/test_schema.py`` checks them against MediaPipe's enums. Every published table is laid
+out by the functions here; nothing else spells a landmark column name.
 
 Published tables (``data/dataset/<modality>/<split>.csv``) are wide: one row per detected
 instance (hand or face) per frame, keyed by ``(source_id, frame, instance)``.
@@ -13,35 +16,44 @@ from __future__ import annotations
 import enum
 import re
 
-from mediapipe.tasks.python.vision.face_landmarker import Blendshapes
-from mediapipe.tasks.python.vision.hand_landmarker import HandLandmark, HandLandmarksConnections
-
 MODALITIES = ("hands", "faces")
 AXES = ("x", "y", "z")
-N_HAND_LANDMARKS = len(HandLandmark)  # 21
-N_FACE_LANDMARKS = 478  # the Face Mesh V2 topology (468 mesh + 10 iris points)
-N_BLENDSHAPES = len(Blendshapes)  # 52
 HANDEDNESS = ("Left", "Right")
 
-#: Hand landmark names, in MediaPipe's order: "wrist", "thumb_cmc", ..., "pinky_tip".
-HAND_LANDMARK_NAMES: tuple[str, ...] = tuple(m.name.lower() for m in HandLandmark)
+#: Hand landmark names: ``HandLandmark`` members, lower-cased, in MediaPipe's order.
+HAND_LANDMARK_NAMES: tuple[str, ...] = (
+    "wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
+    "index_finger_mcp", "index_finger_pip", "index_finger_dip", "index_finger_tip",
+    "middle_finger_mcp", "middle_finger_pip", "middle_finger_dip", "middle_finger_tip",
+    "ring_finger_mcp", "ring_finger_pip", "ring_finger_dip", "ring_finger_tip",
+    "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
+)
+N_HAND_LANDMARKS = len(HAND_LANDMARK_NAMES)  # 21
+N_FACE_LANDMARKS = 478  # the Face Mesh V2 topology (468 mesh + 10 iris points)
 #: Face landmarks have no names; they are numbered in the mesh order.
 FACE_LANDMARK_NAMES: tuple[str, ...] = tuple(f"f{i:03d}" for i in range(N_FACE_LANDMARKS))
-#: Edges of the hand skeleton (pairs of landmark indices), for drawing and for sanity checks.
-HAND_CONNECTIONS: tuple[tuple[int, int], ...] = tuple(
-    (c.start, c.end) for c in HandLandmarksConnections.HAND_CONNECTIONS
+#: Edges of the hand skeleton (``HandLandmarksConnections.HAND_CONNECTIONS``), for drawing and
+#: for sanity checks.
+HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
+    (0, 1), (0, 5), (9, 13), (13, 17), (5, 9), (0, 17), (1, 2), (2, 3), (3, 4), (5, 6), (6, 7),
+    (7, 8), (9, 10), (10, 11), (11, 12), (13, 14), (14, 15), (15, 16), (17, 18), (18, 19),
+    (19, 20),
 )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.lower().split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-#: Blendshape names as the model's categories spell them ("_neutral", "browDownLeft", ...).
-BLENDSHAPE_CATEGORIES: tuple[str, ...] = tuple(
-    "_neutral" if m is Blendshapes.NEUTRAL else _camel(m.name) for m in Blendshapes
+#: Blendshape names as the model's categories spell them (``Blendshapes``, in index order).
+BLENDSHAPE_CATEGORIES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
+    "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft",
+    "eyeBlinkRight", "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight",
+    "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft",
+    "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen",
+    "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft",
+    "mouthFrownRight", "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthPressLeft", "mouthPressRight", "mouthPucker", "mouthRight", "mouthRollLower",
+    "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight",
+    "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft", "mouthUpperUpRight",
+    "noseSneerLeft", "noseSneerRight",
 )
+N_BLENDSHAPES = len(BLENDSHAPE_CATEGORIES)  # 52
 BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(
     "bs_" + c.lstrip("_") for c in BLENDSHAPE_CATEGORIES
 )
@@ -49,10 +61,10 @@ BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(
 POSE_COLUMNS: tuple[str, ...] = tuple(f"pose_{r}{c}" for r in range(4) for c in range(4))
 
 # Landmark indices used by geometric checks and normalization.
-WRIST = int(HandLandmark.WRIST)
-MIDDLE_MCP = int(HandLandmark.MIDDLE_FINGER_MCP)
-INDEX_MCP = int(HandLandmark.INDEX_FINGER_MCP)
-PINKY_MCP = int(HandLandmark.PINKY_MCP)
+WRIST = HAND_LANDMARK_NAMES.index("wrist")
+MIDDLE_MCP = HAND_LANDMARK_NAMES.index("middle_finger_mcp")
+INDEX_MCP = HAND_LANDMARK_NAMES.index("index_finger_mcp")
+PINKY_MCP = HAND_LANDMARK_NAMES.index("pinky_mcp")
 FACE_NOSE_TIP = 1
 FACE_LEFT_EYE_OUTER = 263  # the subject's left eye, outer corner
 FACE_RIGHT_EYE_OUTER = 33  # the subject's right eye, outer corner

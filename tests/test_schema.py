@@ -28,3 +28,34 @@ def test_published_columns_hold_no_paths():
     for modality in schema.MODALITIES:
         assert not {"path", "file", "filename", "sha256"} & set(schema.columns(modality))
     assert "path" not in schema.LEDGER_COLUMNS
+
+
+def test_names_are_mediapipes_own():
+    """schema spells MediaPipe's enums out (to keep mediapipe out of table-only stages)."""
+    import re
+
+    from mediapipe.tasks.python.vision.face_landmarker import Blendshapes
+    from mediapipe.tasks.python.vision.hand_landmarker import (
+        HandLandmark,
+        HandLandmarksConnections,
+    )
+
+    assert schema.HAND_LANDMARK_NAMES == tuple(m.name.lower() for m in HandLandmark)
+    assert [int(m) for m in HandLandmark] == list(range(21))
+    assert schema.HAND_CONNECTIONS == tuple(
+        (c.start, c.end) for c in HandLandmarksConnections.HAND_CONNECTIONS)
+    camel = tuple(re.sub(r"_([a-z])", lambda g: g.group(1).upper(), m.name.lower())
+                  for m in Blendshapes)
+    assert schema.BLENDSHAPE_CATEGORIES == ("_neutral", *camel[1:])
+    assert [int(m) for m in Blendshapes] == list(range(52))
+
+
+def test_table_only_stages_do_not_import_mediapipe():
+    import subprocess
+    import sys
+
+    for stage in ("preprocess", "validate", "split", "report"):
+        code = f"import sys, stages.{stage}; print('mediapipe' in sys.modules)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        assert out == "False", stage
