@@ -18,6 +18,7 @@ in fixed-size row groups, so memory stays flat and the bytes do not depend on th
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -140,12 +141,14 @@ class Summary:
     seconds: float
 
 
-class _TableWriter:
-    """Rows of one modality's table, written to Parquet in fixed-size row groups."""
+class _TableWriter(contextlib.AbstractContextManager):
+    """Rows of one modality's table, written to Parquet in fixed-size row groups.
+
+    A context manager: the file appears (atomically) only when the block exits cleanly.
+    """
 
     def __init__(self, modality: str, path: Path):
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         self.modality, self.path = modality, path
         self.columns = schema.columns(modality)
@@ -156,9 +159,20 @@ class _TableWriter:
         self.meta: list[dict] = []
         self.blocks: dict[str, list[np.ndarray]] = {}
         self.rows = 0
-        self._atomic = io.atomic_path(path)
-        tmp = self._atomic.__enter__()
-        self._writer = pq.ParquetWriter(tmp, self.schema, compression="zstd")
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> _TableWriter:
+        import pyarrow.parquet as pq
+
+        tmp = self._stack.enter_context(io.atomic_path(self.path))
+        self._writer = self._stack.enter_context(
+            pq.ParquetWriter(tmp, self.schema, compression="zstd"))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None and self.meta:
+            self._flush(len(self.meta))
+        self._stack.__exit__(*exc)
 
     def add(self, meta: list[dict], det: dict[str, np.ndarray]) -> None:
         self.meta.extend(meta)
@@ -191,37 +205,28 @@ class _TableWriter:
             schema=self.schema))
         self.rows += n
 
-    def close(self) -> None:
-        if self.meta:
-            self._flush(len(self.meta))
-        self._writer.close()
-        self._atomic.__exit__(None, None, None)
 
-    def abort(self, exc: BaseException) -> None:
-        self._writer.close()
-        self._atomic.__exit__(type(exc), exc, exc.__traceback__)
-
-
-class _LedgerWriter:
+class _LedgerWriter(contextlib.AbstractContextManager):
     """The extract ledger, written row by row (internal columns, with the path)."""
 
     def __init__(self, path: Path):
-        self._atomic = io.atomic_open(path)
-        self._file = self._atomic.__enter__()
-        self._csv = csv.writer(self._file, lineterminator="\n")
-        self._csv.writerow(schema.INTERNAL_LEDGER_COLUMNS)
+        self.path = path
         self.rows = 0
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> _LedgerWriter:
+        f = self._stack.enter_context(io.atomic_open(self.path))
+        self._csv = csv.writer(f, lineterminator="\n")
+        self._csv.writerow(schema.INTERNAL_LEDGER_COLUMNS)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.__exit__(*exc)
 
     def add(self, row: dict) -> None:
         self._csv.writerow(["" if row[c] is None else row[c]
                             for c in schema.INTERNAL_LEDGER_COLUMNS])
         self.rows += 1
-
-    def close(self) -> None:
-        self._atomic.__exit__(None, None, None)
-
-    def abort(self, exc: BaseException) -> None:
-        self._atomic.__exit__(type(exc), exc, exc.__traceback__)
 
 
 def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, raw_dir: Path,
@@ -237,22 +242,16 @@ def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, ra
     tasks = tasks_for(items, frames, raw_dir, max_pixels)
     records = items[["path", "source_id", "modality", "label", "group", "width",
                      "height"]].to_dict("records")
-    tables = {m: _TableWriter(m, out_dir / f"{m}.parquet") for m in schema.MODALITIES}
-    ledger = _LedgerWriter(out_dir / "ledger.csv")
-    writers = [*tables.values(), ledger]
     hits_before = cache.hits
     progress = Progress(len(tasks), "extract", log)
-    try:
+    with contextlib.ExitStack() as stack:  # on an error, no output file is replaced
+        tables = {m: stack.enter_context(_TableWriter(m, out_dir / f"{m}.parquet"))
+                  for m in schema.MODALITIES}
+        ledger = stack.enter_context(_LedgerWriter(out_dir / "ledger.csv"))
         for item, task, result in zip(records, tasks, results(tasks, params, cache, workers),
                                       strict=True):
             _add(item, result, tables[task.modality], ledger)
             progress.update(frames=len(task.frames))
-    except BaseException as exc:
-        for w in writers:
-            w.abort(exc)
-        raise
-    for w in writers:
-        w.close()
     seconds = progress.close()
     return Summary(len(tasks), len(frames), {m: t.rows for m, t in tables.items()}, ledger.rows,
                    cache.hits - hits_before, seconds)

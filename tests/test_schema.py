@@ -40,13 +40,13 @@ def test_names_are_mediapipes_own():
         HandLandmarksConnections,
     )
 
-    assert schema.HAND_LANDMARK_NAMES == tuple(m.name.lower() for m in HandLandmark)
+    assert tuple(m.name.lower() for m in HandLandmark) == schema.HAND_LANDMARK_NAMES
     assert [int(m) for m in HandLandmark] == list(range(21))
-    assert schema.HAND_CONNECTIONS == tuple(
-        (c.start, c.end) for c in HandLandmarksConnections.HAND_CONNECTIONS)
+    edges = tuple((c.start, c.end) for c in HandLandmarksConnections.HAND_CONNECTIONS)
+    assert edges == schema.HAND_CONNECTIONS
     camel = tuple(re.sub(r"_([a-z])", lambda g: g.group(1).upper(), m.name.lower())
                   for m in Blendshapes)
-    assert schema.BLENDSHAPE_CATEGORIES == ("_neutral", *camel[1:])
+    assert ("_neutral", *camel[1:]) == schema.BLENDSHAPE_CATEGORIES
     assert [int(m) for m in Blendshapes] == list(range(52))
 
 
