@@ -60,9 +60,16 @@ def start_method() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
+def _preload() -> None:
+    """Import mediapipe here, before forking, so that no worker pays the second it takes."""
+    if start_method() == "fork":
+        from mediapipe.tasks.python import vision  # noqa: F401
+
+
 def run_pool(chunks: Sequence[list[Task]], params, workers: int,
              window: int | None = None) -> Iterator[list[Result]]:
     """Run on a pool of ``workers`` processes, each loading the models once."""
+    _preload()
     ctx = multiprocessing.get_context(start_method())
     with ctx.Pool(workers, initializer=_pool_init) as pool:
         def submit(chunk):
@@ -88,6 +95,7 @@ def run_dask(chunks: Sequence[list[Task]], params, address: str | None, workers:
         log.info("dask: %s, %d worker threads", address, n)
     else:
         # Forked like the local pool's workers: they start with mediapipe imported.
+        _preload()
         with dask.config.set({"distributed.worker.multiprocessing-method": start_method()}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                                    processes=True, dashboard_address=None,
