@@ -129,6 +129,20 @@ class SplitParams:
 
 
 @dataclass
+class EvaluateParams:
+    """Baseline classifiers (``evaluate`` section)."""
+
+    #: Models to train, the first one also drives the confusion plot and the label review:
+    #: logreg (scaled logistic regression) | forest (random forest).
+    models: list[str] = field(default_factory=lambda: ["logreg", "forest"])
+    #: Grouped, stratified cross-validation folds (fewer when there are fewer groups).
+    cv_folds: int = 5
+    seed: int = 42
+    #: A row predicted as another label with at least this probability is listed for review.
+    review_confidence: float = 0.8
+
+
+@dataclass
 class ReportParams:
     """Quality report (``report`` section)."""
 
@@ -144,6 +158,7 @@ class Params:
     preprocess: PreprocessParams = field(default_factory=PreprocessParams)
     validate: ValidateParams = field(default_factory=ValidateParams)
     split: SplitParams = field(default_factory=SplitParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     report: ReportParams = field(default_factory=ReportParams)
 
 
@@ -154,7 +169,7 @@ _UNIT_INTERVAL = {
     "extract.hands.min_tracking_confidence", "extract.faces.min_face_detection_confidence",
     "extract.faces.min_face_presence_confidence", "extract.faces.min_tracking_confidence",
     "preprocess.min_handedness_score", "preprocess.max_out_of_frame", "preprocess.min_extent",
-    "preprocess.min_reference_ratio",
+    "preprocess.min_reference_ratio", "evaluate.review_confidence",
 }
 _CHOICES = {
     "preprocess.scheme": ("none", "wrist_palm", "bbox"),
@@ -187,6 +202,12 @@ def _check(params: Params) -> None:
                 "extract.chunk_size", "extract.dask.threads_per_worker"):
         if OmegaConf.select(cfg, key) < 1:
             errors.append(f"{key}={OmegaConf.select(cfg, key)}: must be >= 1")
+    unknown = [m for m in params.evaluate.models if m not in ("logreg", "forest")]
+    if unknown or not params.evaluate.models:
+        errors.append(f"evaluate.models={params.evaluate.models}: allowed values are logreg, "
+                      "forest (one or both)")
+    if params.evaluate.cv_folds < 2:
+        errors.append(f"evaluate.cv_folds={params.evaluate.cv_folds}: must be >= 2")
     if errors:
         raise ParamsError("invalid parameters:\n  " + "\n  ".join(errors))
 

@@ -2,6 +2,7 @@
 
 Reads:   ``data/dataset/`` (published tables and ledger), ``data/interim/ingest/items.csv`` and
          ``frames.parquet`` (how many frames each label offered), ``reports/validation.json``,
+         ``reports/evaluation.json`` and ``reports/label_review.csv`` (the evaluate stage),
          ``params.yaml``, the models (sha256 for provenance).
 Writes:  ``reports/quality.md``, ``reports/figures/*.png``, ``reports/metrics.json`` (DVC
          metrics) and ``reports/plots/*.csv`` (DVC plots).
@@ -22,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from stages import io, models, schema
+from stages.evaluate import REPORT as EVALUATION_REPORT
+from stages.evaluate import REVIEW as LABEL_REVIEW
 from stages.ingest import OUT_DIR as INGEST_DIR
 from stages.split import OUT_DIR as DATASET_DIR
 from stages.validate import REPORT as VALIDATION_REPORT
@@ -217,6 +220,18 @@ A frame is detected when the landmarker found at least one hand or face in it.
 {_md_table(ctx['blendshapes'].round(3).reset_index())}
 ![blendshapes]({ctx['figures']['blendshapes']})
 
+## Baseline classifiers (evaluate)
+
+Trained on train, scored on test; cross-validation is grouped by source and stratified by
+label, on train only. Features: the published landmark columns (and blendshapes for faces),
+under the **{ctx['scheme']}** scheme. Confusion matrices: `dvc plots show`.
+
+{_md_table(ctx['evaluation'])}
+**Label review**: {ctx['review_count']} rows whose out-of-fold prediction confidently disagrees
+with their label (`reports/label_review.csv`; ids are pseudonymous, look them up in your own
+inventory before relabelling):
+
+{_md_table(ctx['review'].head(20))}
 ## Ledger: what is not in the tables, and why
 
 Every input file or frame that is not in the tables is in `data/dataset/ledger.csv`.
@@ -252,7 +267,27 @@ def metrics(ctx: dict) -> dict:
         }
     out["ledger"] = {str(r): int(n) for r, n in zip(ctx["reasons"]["reason"],
                                                    ctx["reasons"]["rows"], strict=True)}
+    out["evaluate"] = ctx["evaluation_raw"]
     return out
+
+
+def evaluation_table(evaluation: dict) -> pd.DataFrame:
+    """One row per modality and model: CV and test accuracy / macro-F1, test recall per label."""
+    rows = []
+    for modality, result in evaluation.items():
+        for model in ("logreg", "forest"):
+            if model not in result:
+                continue
+            cv, test = result[model].get("cv", {}), result[model].get("test", {})
+            rows.append({
+                "modality": modality, "model": model,
+                "cv accuracy": cv.get("accuracy", "-"), "cv macro-F1": cv.get("macro_f1", "-"),
+                "test accuracy": test.get("accuracy", "-"),
+                "test macro-F1": test.get("macro_f1", "-"),
+                "test recall": ", ".join(f"{k} {v:.2f}" for k, v in
+                                         test.get("recall", {}).items()) or "-",
+            })
+    return pd.DataFrame(rows)
 
 
 def main() -> None:
@@ -285,7 +320,11 @@ def main() -> None:
         "reasons": plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
                              "Ledger reasons", "reasons", dpi),
     }
+    evaluation = json.loads(EVALUATION_REPORT.read_text())
+    review = io.read_table(LABEL_REVIEW)
     ctx = {
+        "evaluation": evaluation_table(evaluation), "evaluation_raw": evaluation,
+        "review": review, "review_count": len(review),
         "scheme": params.preprocess.scheme, "validation": json.loads(VALIDATION_REPORT.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,
         "figures": figures, "provenance": provenance(params.extract), "params_text": params_text,

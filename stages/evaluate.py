@@ -1,0 +1,193 @@
+"""Evaluate: baseline classifiers on the published split, the number that sweeps compare.
+
+Reads:   ``data/dataset/{hands,faces}/{train,test}.csv``.
+Writes:  ``reports/evaluation.json`` (per modality and model: grouped cross-validation on train,
+         accuracy, macro-F1 and per-label recall on test; the report folds it into the DVC
+         metrics ``reports/metrics.json``), ``reports/plots/confusion_<modality>.csv`` (DVC
+         confusion plots: actual vs predicted on test) and ``reports/label_review.csv``
+         (rows whose out-of-fold prediction confidently disagrees with their label).
+Params:  ``evaluate`` (models, cv_folds, seed, review_confidence).
+
+Features are the published landmark columns (and blendshapes for faces): exactly what a user
+of the dataset trains on. Two models: a scaled logistic regression (linear) and a random
+forest (non-linear), both seeded and single-threaded, so the metrics are deterministic.
+Cross-validation is grouped (no source or subject on both sides of a fold) and stratified.
+
+Label review: every row of train and test gets an out-of-fold prediction from grouped
+cross-validation over both; a row predicted as another label with probability at least
+``review_confidence`` is listed, by pseudonymous id and label, as a candidate for manual review.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages import io, schema
+from stages.params import EvaluateParams
+from stages.split import OUT_DIR as DATASET_DIR
+
+log = logging.getLogger("evaluate")
+
+REPORT = Path("reports/evaluation.json")
+REVIEW = Path("reports/label_review.csv")
+PLOTS = Path("reports/plots")
+MODELS = ("logreg", "forest")
+ROUND = 4
+
+
+def feature_columns(df: pd.DataFrame, modality: str) -> list[str]:
+    """The published columns a model trains on: landmarks, plus blendshapes for faces."""
+    wanted = list(schema.landmark_block(modality))
+    if modality == "faces":
+        wanted += list(schema.BLENDSHAPE_COLUMNS)
+    return [c for c in wanted if c in df.columns]
+
+
+def make_model(name: str, seed: int):
+    """An unfitted scikit-learn classifier: ``logreg`` or ``forest``."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if name == "logreg":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+    if name == "forest":
+        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+    raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
+
+
+def grouped_folds(labels: np.ndarray, groups: np.ndarray, wanted: int, seed: int):
+    """Stratified, grouped folds (as many as the groups allow, up to ``wanted``), or None."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    _, per_label = np.unique(labels, return_counts=True)
+    n = min(wanted, len(np.unique(groups)), int(per_label.max()) if len(per_label) else 0)
+    if n < 2 or len(np.unique(labels)) < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "least populated class has fewer members than folds"
+        cv = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+        return list(cv.split(np.zeros(len(labels)), labels, groups))
+
+
+def scores(y_true, y_pred, labels: list[str]) -> dict:
+    """Accuracy, macro-F1 (over ``labels``) and recall per label."""
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    recall = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    present = set(y_true)
+    return {
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), ROUND),
+        "macro_f1": round(float(f1_score(y_true, y_pred, labels=sorted(present),
+                                         average="macro", zero_division=0)), ROUND),
+        "recall": {lab: round(float(r), ROUND) for lab, r in zip(labels, recall, strict=True)
+                   if lab in present},
+    }
+
+
+@dataclass
+class Evaluation:
+    """One modality's results: metrics, test predictions and label-review candidates."""
+
+    metrics: dict
+    confusion: pd.DataFrame
+    review: pd.DataFrame
+
+
+def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
+             params: EvaluateParams) -> Evaluation:
+    """Cross-validate on train, score on test, and flag label-review candidates."""
+    from sklearn.base import clone
+
+    cols = feature_columns(train, modality)
+    labels = sorted(set(train["label"]) | set(test["label"]))
+    out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
+    confusion = pd.DataFrame(columns=["actual", "predicted"])
+    review = pd.DataFrame(columns=["modality", "source_id", "frame", "instance", "label",
+                                   "predicted", "confidence"])
+    if train["label"].nunique() < 2:
+        out["skipped"] = "fewer than two labels in train"
+        return Evaluation(out, confusion, review)
+    x_train = train[cols].to_numpy(dtype=np.float64)
+    y_train = train["label"].to_numpy()
+    for name in params.models:
+        model = make_model(name, params.seed)
+        result: dict = {}
+        folds = grouped_folds(y_train, train["group"].to_numpy(), params.cv_folds, params.seed)
+        if folds is not None:
+            pred = np.empty(len(y_train), dtype=object)
+            for fit_idx, held_idx in folds:
+                pred[held_idx] = clone(model).fit(x_train[fit_idx],
+                                                  y_train[fit_idx]).predict(x_train[held_idx])
+            result["cv"] = {"folds": len(folds), **scores(y_train, pred, labels)}
+        fitted = clone(model).fit(x_train, y_train)
+        if len(test):
+            predicted = fitted.predict(test[cols].to_numpy(dtype=np.float64))
+            result["test"] = scores(test["label"].to_numpy(), predicted, labels)
+            if name == params.models[0]:
+                confusion = pd.DataFrame({"actual": test["label"].to_numpy(),
+                                          "predicted": predicted})
+        out[name] = result
+    review = label_review(pd.concat([train, test], ignore_index=True), cols, modality, params)
+    out["review_candidates"] = len(review)
+    return Evaluation(out, confusion, review)
+
+
+def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
+                 params: EvaluateParams) -> pd.DataFrame:
+    """Rows whose out-of-fold prediction is another label with probability >= the threshold."""
+    from sklearn.base import clone
+
+    columns = ["modality", "source_id", "frame", "instance", "label", "predicted", "confidence"]
+    y = rows["label"].to_numpy()
+    folds = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
+    if folds is None:
+        return pd.DataFrame(columns=columns)
+    x = rows[cols].to_numpy(dtype=np.float64)
+    model = make_model(params.models[0], params.seed)
+    best = np.empty(len(y), dtype=object)
+    conf = np.zeros(len(y))
+    for fit_idx, held_idx in folds:
+        fitted = clone(model).fit(x[fit_idx], y[fit_idx])
+        proba = fitted.predict_proba(x[held_idx])
+        best[held_idx] = fitted.classes_[proba.argmax(axis=1)]
+        conf[held_idx] = proba.max(axis=1)
+    flagged = (best != y) & (conf >= params.review_confidence)
+    out = rows.loc[flagged, ["source_id", "frame", "instance", "label"]].assign(
+        modality=modality, predicted=best[flagged], confidence=np.round(conf[flagged], ROUND))
+    return out[columns].sort_values(["confidence", "source_id", "frame", "instance"],
+                                     ascending=[False, True, True, True]).reset_index(drop=True)
+
+
+def main() -> None:
+    """Entry point of the ``evaluate`` stage."""
+    from stages import params as params_mod
+
+    io.setup_logging()
+    params = params_mod.load().evaluate
+    report, reviews = {}, []
+    for modality in schema.MODALITIES:
+        train = io.read_table(DATASET_DIR / modality / "train.csv")
+        test = io.read_table(DATASET_DIR / modality / "test.csv")
+        result = evaluate(train, test, modality, params)
+        report[modality] = result.metrics
+        reviews.append(result.review)
+        io.write_csv(result.confusion, PLOTS / f"confusion_{modality}.csv")
+        summary = ", ".join(
+            f"{m} test accuracy {result.metrics[m]['test']['accuracy']:.3f}"
+            for m in params.models if "test" in result.metrics.get(m, {}))
+        log.info("%s: %s; %d label-review candidates", modality, summary or "not evaluated",
+                 len(result.review))
+    io.write_json(report, REPORT)
+    io.write_csv(pd.concat(reviews, ignore_index=True), REVIEW)
+
+
+if __name__ == "__main__":
+    main()
