@@ -12,6 +12,22 @@ the image, then:
   scale-invariant.
 - ``bbox``: ``p' = (p - min_xy) / max(extent_x, extent_y)``; x and y land in ``[0, 1]`` with the
   aspect ratio kept (the longer side spans 1); z is divided by the same scale.
+- ``wrist_maxabs``: ``q = p - p[anchor]``, ``p' = q / max(|q_x|, |q_y|)`` over the landmarks:
+  the common tutorial scheme; x and y land in ``[-1, 1]``, z is divided by the same scale.
+
+Hand flags, applied in height units before the scheme (faces ignore them):
+
+- ``mirror_left``: a hand MediaPipe calls ``Left`` is mirrored, ``x -> w/h - x`` (the image
+  flipped left to right), so every hand is a canonical right hand. The handedness column keeps
+  what MediaPipe saw.
+- ``rotate``: in-plane rotation about the wrist by the angle that makes the wrist -> middle-MCP
+  axis point up (``-y``, image convention): ``[x, y] <- R(theta) [x, y]`` with
+  ``theta = -pi/2 - atan2(dy, dx)``.
+- ``palm_frame``: a 3-D rotation about the wrist into the palm's own frame: ``e_y`` points
+  from the middle MCP to the wrist (so the fingers point to ``-y``), ``e_z`` is the palm normal
+  ``(index_mcp - wrist) x (pinky_mcp - wrist)`` made orthogonal to ``e_y``, ``e_x = e_y x e_z``.
+  It uses MediaPipe's relative z, so it is as good as that depth estimate. It supersedes
+  ``rotate``.
 
 Expected output ranges per scheme live in :data:`stages.schema.EXPECTED_RANGES`.
 """
@@ -22,7 +38,7 @@ import numpy as np
 
 from stages import schema
 
-SCHEMES = ("none", "wrist_palm", "bbox")
+SCHEMES = ("none", "wrist_palm", "bbox", "wrist_maxabs")
 
 
 def to_height_units(points: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
@@ -47,26 +63,84 @@ def reference_length(points: np.ndarray, modality: str) -> np.ndarray:
     return np.linalg.norm(points[:, b, :] - points[:, a, :], axis=1)
 
 
-def normalize(points: np.ndarray, modality: str, scheme: str, width: np.ndarray,
-              height: np.ndarray) -> np.ndarray:
-    """Apply ``scheme`` to ``points`` (``(n, k, 3)`` MediaPipe image landmarks); return a copy.
+def mirror(points: np.ndarray, left: np.ndarray, aspect: np.ndarray) -> np.ndarray:
+    """Mirror the rows flagged ``left`` (height units): ``x -> aspect - x``."""
+    out = points.copy()
+    out[left, :, 0] = aspect[left, None] - out[left, :, 0]
+    return out
 
-    Rows whose reference length is zero come out as NaN (the preprocess stage rejects them
-    before normalizing, as ``degenerate``).
+
+def rotate_upright(points: np.ndarray) -> np.ndarray:
+    """Rotate each hand in the image plane about its wrist so wrist -> middle MCP points up."""
+    d = points[:, schema.MIDDLE_MCP, :2] - points[:, schema.WRIST, :2]
+    theta = -np.pi / 2 - np.arctan2(d[:, 1], d[:, 0])
+    c, s = np.cos(theta), np.sin(theta)
+    q = points - points[:, schema.WRIST:schema.WRIST + 1, :]
+    out = q.copy()
+    out[..., 0] = c[:, None] * q[..., 0] - s[:, None] * q[..., 1]
+    out[..., 1] = s[:, None] * q[..., 0] + c[:, None] * q[..., 1]
+    return out + points[:, schema.WRIST:schema.WRIST + 1, :]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def palm_frame(points: np.ndarray) -> np.ndarray:
+    """Rotate each hand about its wrist into its palm frame (see the module docstring)."""
+    wrist = points[:, schema.WRIST:schema.WRIST + 1, :]
+    e_y = _unit(wrist[:, 0] - points[:, schema.MIDDLE_MCP])
+    normal = np.cross(points[:, schema.INDEX_MCP] - wrist[:, 0],
+                      points[:, schema.PINKY_MCP] - wrist[:, 0])
+    e_z = _unit(normal - (normal * e_y).sum(axis=1, keepdims=True) * e_y)
+    e_x = np.cross(e_y, e_z)
+    basis = np.stack([e_x, e_y, e_z], axis=1)  # (n, 3, 3): rows are the new axes
+    return np.einsum("nij,nkj->nki", basis, points - wrist) + wrist
+
+
+def normalize(points: np.ndarray, modality: str, scheme: str, width: np.ndarray,
+              height: np.ndarray, *, left: np.ndarray | None = None, mirror_left: bool = False,
+              rotate: bool = False, palm: bool = False) -> np.ndarray:
+    """Apply ``scheme`` (and the hand flags) to ``points``, MediaPipe image landmarks ``(n, k, 3)``.
+
+    ``left`` flags the rows MediaPipe calls a left hand (needed by ``mirror_left``). Rows whose
+    reference length is zero come out as NaN (preprocess rejects them first, as
+    ``degenerate``). Returns a new array.
     """
-    if scheme == "none":
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown normalization scheme {scheme!r}; expected one of {SCHEMES}")
+    flags = modality == "hands" and (mirror_left or rotate or palm)
+    if scheme == "none" and not flags:
         return points.astype(np.float64, copy=True)
+    aspect = np.asarray(width, dtype=np.float64) / np.asarray(height, dtype=np.float64)
     p = to_height_units(points, width, height)
+    if modality == "hands":
+        if mirror_left:
+            if left is None:
+                raise ValueError("mirror_left needs the handedness of each row")
+            p = mirror(p, np.asarray(left, dtype=bool), aspect)
+        if palm:
+            p = palm_frame(p)
+        elif rotate:
+            p = rotate_upright(p)
+    if scheme == "none":  # flags only: back to MediaPipe's units
+        p[..., 0] /= aspect[:, None]
+        p[..., 2] /= aspect[:, None]
+        return p
+    anchor, _, _ = anchors(modality)
     if scheme == "wrist_palm":
-        anchor, _, _ = anchors(modality)
         scale = reference_length(p, modality)
         with np.errstate(divide="ignore", invalid="ignore"):
             return (p - p[:, anchor:anchor + 1, :]) / scale[:, None, None]
-    if scheme == "bbox":
-        lo = p[..., :2].min(axis=1)
-        extent = (p[..., :2].max(axis=1) - lo).max(axis=1)
-        out = p.copy()
-        out[..., :2] -= lo[:, None, :]
+    if scheme == "wrist_maxabs":
+        q = p - p[:, anchor:anchor + 1, :]
+        scale = np.abs(q[..., :2]).max(axis=(1, 2))
         with np.errstate(divide="ignore", invalid="ignore"):
-            return out / extent[:, None, None]
-    raise ValueError(f"unknown normalization scheme {scheme!r}; expected one of {SCHEMES}")
+            return q / scale[:, None, None]
+    lo = p[..., :2].min(axis=1)
+    extent = (p[..., :2].max(axis=1) - lo).max(axis=1)
+    out = p.copy()
+    out[..., :2] -= lo[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return out / extent[:, None, None]

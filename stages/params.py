@@ -95,8 +95,14 @@ class ExtractParams:
 class PreprocessParams:
     """Filtering and normalization (``preprocess`` section; ``preprocess=<scheme>`` picks one)."""
 
-    #: Normalization scheme: none | wrist_palm | bbox (see stages/normalize.py).
+    #: Normalization scheme: none | wrist_palm | bbox | wrist_maxabs (see stages/normalize.py).
     scheme: str = "wrist_palm"
+    #: Hands only: mirror left hands into right hands.
+    mirror_left: bool = False
+    #: Hands only: rotate in the image plane so wrist -> middle MCP points up.
+    rotate: bool = False
+    #: Hands only: rotate into the 3-D palm frame (supersedes rotate).
+    palm_frame: bool = False
     #: Hands whose handedness score is below this are rejected (low_confidence).
     min_handedness_score: float = 0.5
     #: Largest fraction of landmarks allowed outside the image (x or y outside [0, 1]).
@@ -172,7 +178,7 @@ _UNIT_INTERVAL = {
     "preprocess.min_reference_ratio", "evaluate.review_confidence",
 }
 _CHOICES = {
-    "preprocess.scheme": ("none", "wrist_palm", "bbox"),
+    "preprocess.scheme": ("none", "wrist_palm", "bbox", "wrist_maxabs"),
     "preprocess.missing": ("drop",),
     "extract.executor": ("local", "dask"),
 }

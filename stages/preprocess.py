@@ -82,8 +82,11 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams
     rejected = why["reason"] != ""
     kept = df.loc[~rejected].reset_index(drop=True)
     pts = landmark_array(kept, modality)
+    left = (kept["handedness"] == "Left").to_numpy() if modality == "hands" else None
     normed = normalize(pts, modality, params.scheme, kept["image_width"].to_numpy(),
-                       kept["image_height"].to_numpy())
+                       kept["image_height"].to_numpy(), left=left,
+                       mirror_left=params.mirror_left, rotate=params.rotate,
+                       palm=params.palm_frame)
     kept = kept.copy()
     kept[list(schema.landmark_block(modality))] = normed.reshape(len(kept), -1)
     gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(

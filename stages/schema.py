@@ -154,10 +154,12 @@ def ledger_row(stage: str, reason: Reason, detail: str, *, path: str = "", sourc
 #: (the out_of_frame filter bounds how many), z is relative depth in roughly x's scale.
 #: wrist_palm: in palm lengths (hands) or inter-ocular distances (faces) from the anchor.
 #: bbox: x and y in [0, 1] by construction; z in the same scale as the longer box side.
+#: wrist_maxabs: x and y in [-1, 1] by construction; z in the same scale.
 EXPECTED_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "none": {"x": (-1.0, 2.0), "y": (-1.0, 2.0), "z": (-1.0, 1.0)},
     "wrist_palm": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
     "bbox": {"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (-3.0, 3.0)},
+    "wrist_maxabs": {"x": (-1.0, 1.0), "y": (-1.0, 1.0), "z": (-3.0, 3.0)},
 }
 
 

@@ -45,7 +45,7 @@ def test_aspect_ratio_is_respected():
     assert out[0, schema.MIDDLE_MCP] == pytest.approx([1, 0, 0])
 
 
-@pytest.mark.parametrize("scheme", ["wrist_palm", "bbox"])
+@pytest.mark.parametrize("scheme", ["wrist_palm", "bbox", "wrist_maxabs"])
 def test_translation_and_scale_invariance(scheme):
     rng = np.random.default_rng(1)
     pts = _hand(rng, 1)
@@ -83,3 +83,79 @@ def test_none_is_identity_and_faces_use_eye_distance():
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="unknown normalization scheme 'zscore'"):
         normalize(np.zeros((1, 21, 3)), "hands", "zscore", np.array([1]), np.array([1]))
+
+
+SCHEMES = ["none", "wrist_palm", "bbox", "wrist_maxabs"]
+
+
+def _rot_z(angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def test_wrist_maxabs_hand_computed():
+    pts = np.zeros((1, 21, 3))
+    pts[0, :] = [0.5, 0.8, 0.0]
+    pts[0, schema.MIDDLE_MCP] = [0.5, 0.4, 0.1]  # 0.4 up: the largest |x| or |y|
+    pts[0, schema.INDEX_MCP] = [0.7, 0.6, 0.0]
+    out = normalize(pts, "hands", "wrist_maxabs", np.array([100]), np.array([100]))
+    assert out[0, schema.MIDDLE_MCP] == pytest.approx([0, -1, 0.25])
+    assert out[0, schema.INDEX_MCP] == pytest.approx([0.5, -0.5, 0])
+    assert np.abs(out[..., :2]).max() == pytest.approx(1)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_mirrored_left_hand_equals_the_right_hand_it_mirrors(scheme):
+    rng = np.random.default_rng(3)
+    right = _hand(rng, 3)
+    left = right.copy()
+    left[..., 0] = 1 - left[..., 0]  # the image flipped left to right
+    w, h = np.full(3, 640), np.full(3, 480)
+    flags = {"mirror_left": True, "rotate": False}
+    ours = normalize(left, "hands", scheme, w, h, left=np.ones(3, bool), **flags)
+    theirs = normalize(right, "hands", scheme, w, h, left=np.zeros(3, bool), **flags)
+    assert np.allclose(ours, theirs, atol=TOL)
+    assert not np.allclose(normalize(left, "hands", scheme, w, h),
+                           normalize(right, "hands", scheme, w, h))
+
+
+@pytest.mark.parametrize("scheme", ["wrist_palm", "wrist_maxabs"])
+def test_rotate_makes_the_wrist_to_middle_mcp_axis_vertical(scheme):
+    rng = np.random.default_rng(4)
+    pts = _hand(rng, 5)
+    w = h = np.full(5, 100)
+    out = normalize(pts, "hands", scheme, w, h, rotate=True)
+    axis = out[:, schema.MIDDLE_MCP, :2] - out[:, schema.WRIST, :2]
+    assert np.allclose(axis[:, 0], 0, atol=TOL)
+    assert (axis[:, 1] < 0).all()  # up in image coordinates
+    # Any in-plane rotation of the input gives the same output.
+    turned = pts.copy()
+    centre = np.array([0.5, 0.5, 0])
+    turned = (pts - centre) @ _rot_z(0.9).T + centre
+    assert np.allclose(normalize(turned, "hands", scheme, w, h, rotate=True), out, atol=1e-9)
+
+
+def test_palm_frame_is_invariant_to_3d_rotation_and_puts_the_palm_in_a_plane():
+    rng = np.random.default_rng(5)
+    pts = _hand(rng, 2)
+    pts[:, schema.MIDDLE_MCP] = (pts[:, schema.INDEX_MCP] + pts[:, schema.PINKY_MCP]) / 2
+    w = h = np.full(2, 100)
+    out = normalize(pts, "hands", "wrist_palm", w, h, palm=True)
+    assert np.allclose(out[:, schema.MIDDLE_MCP], [0, -1, 0], atol=TOL)
+    for i in (schema.INDEX_MCP, schema.PINKY_MCP):
+        assert np.allclose(out[:, i, 2], 0, atol=TOL)  # the palm lies in z = 0
+    a, b = 0.7, -0.4
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    turned = (pts - 0.5) @ (rx @ ry @ _rot_z(2.0)).T + 0.5
+    assert np.allclose(normalize(turned, "hands", "wrist_palm", w, h, palm=True), out, atol=1e-9)
+
+
+def test_flags_leave_faces_alone():
+    rng = np.random.default_rng(6)
+    face = rng.uniform(0.3, 0.7, size=(2, 478, 3))
+    w = h = np.array([350, 350])
+    plain = normalize(face, "faces", "wrist_palm", w, h)
+    flagged = normalize(face, "faces", "wrist_palm", w, h, left=np.ones(2, bool),
+                        mirror_left=True, rotate=True, palm=True)
+    assert np.array_equal(plain, flagged)

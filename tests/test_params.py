@@ -18,7 +18,7 @@ def test_committed_params_equal_what_conf_composes(tmp_path):
     assert yaml.safe_load(out.read_text()) == yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
-@pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox"])
+@pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox", "wrist_maxabs"])
 def test_each_preprocess_option_composes_and_loads(tmp_path, scheme):
     from dvc.utils.hydra import compose_and_dump
 

@@ -53,7 +53,7 @@ def test_normalization_changes_only_the_image_landmarks():
     assert df.loc[0, "wrist_x"] != 0  # the input frame is not mutated
 
 
-@pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox"])
+@pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox", "wrist_maxabs"])
 def test_output_within_the_schema_ranges(scheme):
     kept, _ = preprocess(_hands(50), "hands", PreprocessParams(scheme=scheme))
     pts = kept[list(schema.HAND_LANDMARK_COLUMNS)].to_numpy().reshape(-1, 21, 3)
