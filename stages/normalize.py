@@ -29,6 +29,18 @@ Hand flags, applied in height units before the scheme (faces ignore them):
   It uses MediaPipe's relative z, so it is as good as that depth estimate. It supersedes
   ``rotate``.
 
+Face schemes (``preprocess.face_scheme``), see :func:`normalize_face`:
+
+- ``none``: MediaPipe's coordinates unchanged.
+- ``interocular``: in height units, centred on the midpoint ``c`` of the outer eye corners,
+  divided by their distance ``d``, and rotated in the image plane so the eye line is
+  horizontal (roll removed): ``p' = R(-roll) (p - c) / d`` with ``roll = atan2(dy, dx)`` of the
+  subject's right -> left outer corner.
+- ``head_pose``: the rotation of MediaPipe's facial transformation matrix ``M`` (head pose, in
+  its y-up, z-towards-camera frame) is undone: with ``F = diag(1, -1, -1)`` taking image axes
+  (y down, z away) to that frame and ``R = M[:3, :3] / |M[:3, 0]|``,
+  ``p' = F R^T F (p - c) / d``, a frontal face whatever the head's yaw, pitch and roll.
+
 Expected output ranges per scheme live in :data:`stages.schema.EXPECTED_RANGES`.
 """
 
@@ -39,6 +51,10 @@ import numpy as np
 from stages import schema
 
 SCHEMES = ("none", "wrist_palm", "bbox", "wrist_maxabs")
+FACE_SCHEMES = ("none", "interocular", "head_pose")
+#: Image axes (x right, y down, z away) to MediaPipe's face-geometry frame (y up, z towards
+#: the camera), and back (it is its own inverse).
+_FLIP = np.diag([1.0, -1.0, -1.0])
 
 
 def to_height_units(points: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
@@ -144,3 +160,37 @@ def normalize(points: np.ndarray, modality: str, scheme: str, width: np.ndarray,
     out[..., :2] -= lo[:, None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         return out / extent[:, None, None]
+
+
+def normalize_face(points: np.ndarray, scheme: str, width: np.ndarray, height: np.ndarray,
+                   pose: np.ndarray | None = None) -> np.ndarray:
+    """Apply a face scheme to ``points`` (``(n, 478, 3)``); ``pose`` is ``(n, 4, 4)``.
+
+    Returns a new array; rows whose eye distance is zero come out as NaN.
+    """
+    if scheme not in FACE_SCHEMES:
+        raise ValueError(f"unknown face scheme {scheme!r}; expected one of {FACE_SCHEMES}")
+    if scheme == "none":
+        return points.astype(np.float64, copy=True)
+    p = to_height_units(points, width, height)
+    right = p[:, schema.FACE_RIGHT_EYE_OUTER]
+    left = p[:, schema.FACE_LEFT_EYE_OUTER]
+    centre = (right + left) / 2
+    d = np.linalg.norm(left - right, axis=1)
+    q = p - centre[:, None, :]
+    if scheme == "interocular":
+        roll = np.arctan2(left[:, 1] - right[:, 1], left[:, 0] - right[:, 0])
+        c, s = np.cos(-roll), np.sin(-roll)
+        out = q.copy()
+        out[..., 0] = c[:, None] * q[..., 0] - s[:, None] * q[..., 1]
+        out[..., 1] = s[:, None] * q[..., 0] + c[:, None] * q[..., 1]
+    else:
+        if pose is None:
+            raise ValueError("head_pose needs the facial transformation matrix of each row")
+        rot = np.asarray(pose, dtype=np.float64)[:, :3, :3]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rot = rot / np.linalg.norm(rot[:, :, 0], axis=1)[:, None, None]
+        undo = _FLIP @ np.transpose(rot, (0, 2, 1)) @ _FLIP  # (n, 3, 3)
+        out = np.einsum("nij,nkj->nki", undo, q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return out / d[:, None, None]

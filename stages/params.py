@@ -103,6 +103,13 @@ class PreprocessParams:
     rotate: bool = False
     #: Hands only: rotate into the 3-D palm frame (supersedes rotate).
     palm_frame: bool = False
+    #: Face scheme: none | interocular (eye midpoint, eye distance, roll removed) | head_pose
+    #: (the facial transformation matrix's rotation undone too). See stages/normalize.py.
+    face_scheme: str = "interocular"
+    #: What the published face table holds: raw_mesh (landmarks under face_scheme,
+    #: blendshapes, head pose) | pose_normalized (the same, but face_scheme must be head_pose)
+    #: | blendshapes (blendshape scores only: no face geometry at all).
+    privacy: str = "raw_mesh"
     #: Hands whose handedness score is below this are rejected (low_confidence).
     min_handedness_score: float = 0.5
     #: Largest fraction of landmarks allowed outside the image (x or y outside [0, 1]).
@@ -179,6 +186,8 @@ _UNIT_INTERVAL = {
 }
 _CHOICES = {
     "preprocess.scheme": ("none", "wrist_palm", "bbox", "wrist_maxabs"),
+    "preprocess.face_scheme": ("none", "interocular", "head_pose"),
+    "preprocess.privacy": ("raw_mesh", "pose_normalized", "blendshapes"),
     "preprocess.missing": ("drop",),
     "extract.executor": ("local", "dask"),
 }
@@ -212,6 +221,10 @@ def _check(params: Params) -> None:
     if unknown or not params.evaluate.models:
         errors.append(f"evaluate.models={params.evaluate.models}: allowed values are logreg, "
                       "forest (one or both)")
+    if params.preprocess.privacy == "pose_normalized" and \
+            params.preprocess.face_scheme != "head_pose":
+        errors.append(f"preprocess.privacy=pose_normalized needs preprocess.face_scheme="
+                      f"head_pose (it is {params.preprocess.face_scheme!r})")
     if params.evaluate.cv_folds < 2:
         errors.append(f"evaluate.cv_folds={params.evaluate.cv_folds}: must be >= 2")
     if errors:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from stages import io, schema
 from stages.extract import OUT_DIR as EXTRACT_DIR
-from stages.normalize import normalize, reference_length, to_height_units
+from stages.normalize import normalize, normalize_face, reference_length, to_height_units
 from stages.params import PreprocessParams
 from stages.schema import Reason
 
@@ -82,13 +82,18 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams
     rejected = why["reason"] != ""
     kept = df.loc[~rejected].reset_index(drop=True)
     pts = landmark_array(kept, modality)
-    left = (kept["handedness"] == "Left").to_numpy() if modality == "hands" else None
-    normed = normalize(pts, modality, params.scheme, kept["image_width"].to_numpy(),
-                       kept["image_height"].to_numpy(), left=left,
-                       mirror_left=params.mirror_left, rotate=params.rotate,
-                       palm=params.palm_frame)
+    width, height = kept["image_width"].to_numpy(), kept["image_height"].to_numpy()
+    if modality == "hands":
+        normed = normalize(pts, modality, params.scheme, width, height,
+                           left=(kept["handedness"] == "Left").to_numpy(),
+                           mirror_left=params.mirror_left, rotate=params.rotate,
+                           palm=params.palm_frame)
+    else:
+        pose = kept[list(schema.POSE_COLUMNS)].to_numpy(dtype=np.float64).reshape(-1, 4, 4)
+        normed = normalize_face(pts, params.face_scheme, width, height, pose)
     kept = kept.copy()
     kept[list(schema.landmark_block(modality))] = normed.reshape(len(kept), -1)
+    kept = kept[schema.published_columns(modality, params.privacy)]
     gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(
         path="", modality=modality, stage="preprocess",
         reason=why.loc[rejected, "reason"], detail=why.loc[rejected, "detail"])
@@ -109,7 +114,8 @@ def main() -> None:
         ledgers.append(gone)
         counts = gone["reason"].value_counts().to_dict()
         log.info("%s: %d kept, %d rejected %s (scheme %s)", modality, len(kept), len(gone),
-                 counts or "", params.scheme)
+                 counts or "", params.scheme if modality == "hands" else
+                 f"{params.face_scheme}, privacy {params.privacy}")
     ledger = pd.concat(ledgers, ignore_index=True)
     io.write_csv(ledger, OUT_DIR / "ledger.csv")
 

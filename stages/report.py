@@ -193,7 +193,7 @@ def render(ctx: dict) -> str:
     prov = ctx["provenance"]
     return f"""# Data-quality report
 
-Normalization scheme: **{ctx['scheme']}**. Validation: **{'passed' if v['success'] else 'FAILED'}**
+Normalization: {ctx['scheme']}. Validation: **{'passed' if v['success'] else 'FAILED'}**
 ({n_exp - n_bad}/{n_exp} expectations; full result in `reports/validation.json`).
 Published tables hold landmarks, labels and pseudonymous ids only: no pixels, no file names.
 
@@ -224,7 +224,7 @@ A frame is detected when the landmarker found at least one hand or face in it.
 
 Trained on train, scored on test; cross-validation is grouped by source and stratified by
 label, on train only. Features: the published landmark columns (and blendshapes for faces),
-under the **{ctx['scheme']}** scheme. Confusion matrices: `dvc plots show`.
+normalized as stated at the top. Confusion matrices: `dvc plots show`.
 
 {_md_table(ctx['evaluation'])}
 **Label review**: {ctx['review_count']} rows whose out-of-fold prediction confidently disagrees
@@ -269,6 +269,22 @@ def metrics(ctx: dict) -> dict:
                                                    ctx["reasons"]["rows"], strict=True)}
     out["evaluate"] = ctx["evaluation_raw"]
     return out
+
+
+PRIVACY_TEXT = {
+    "raw_mesh": "the face mesh (478 landmarks), blendshapes and head pose",
+    "pose_normalized": "the face mesh with head pose removed, blendshapes and head pose",
+    "blendshapes": "blendshape scores only: no face landmarks, no head pose",
+}
+
+
+def describe_preprocessing(pre) -> str:
+    """One line: the hand scheme and flags, the face scheme and what the face table publishes."""
+    flags = [f for f in ("mirror_left", "rotate", "palm_frame") if getattr(pre, f)]
+    hands = pre.scheme + "".join(f" + {f}" for f in flags)
+    faces = pre.face_scheme if pre.privacy != "blendshapes" else "(no landmarks)"
+    return (f"hands **{hands}**, faces **{faces}**. Privacy: **{pre.privacy}**, the published "
+            f"face table holds {PRIVACY_TEXT[pre.privacy]}")
 
 
 def evaluation_table(evaluation: dict) -> pd.DataFrame:
@@ -325,7 +341,8 @@ def main() -> None:
     ctx = {
         "evaluation": evaluation_table(evaluation), "evaluation_raw": evaluation,
         "review": review, "review_count": len(review),
-        "scheme": params.preprocess.scheme, "validation": json.loads(VALIDATION_REPORT.read_text()),
+        "scheme": describe_preprocessing(params.preprocess),
+        "validation": json.loads(VALIDATION_REPORT.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,
         "figures": figures, "provenance": provenance(params.extract), "params_text": params_text,
     }

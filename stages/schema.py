@@ -98,6 +98,22 @@ def columns(modality: str) -> list[str]:
     raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
 
 
+PRIVACY_LEVELS = ("raw_mesh", "pose_normalized", "blendshapes")
+
+
+def published_columns(modality: str, privacy: str = "raw_mesh") -> list[str]:
+    """The columns of a table after preprocess: all of them, or no face geometry.
+
+    ``privacy="blendshapes"`` keeps only the key, the sample's description and the 52
+    blendshape scores of a face: no landmark and no head pose (face geometry identifies people).
+    """
+    if modality == "faces" and privacy == "blendshapes":
+        return [*META_COLUMNS, *BLENDSHAPE_COLUMNS]
+    if privacy not in PRIVACY_LEVELS:
+        raise ValueError(f"unknown privacy {privacy!r}; expected one of {PRIVACY_LEVELS}")
+    return columns(modality)
+
+
 def landmark_block(modality: str) -> tuple[str, ...]:
     """The image-landmark columns (normalized x, y, z) of ``modality``: what normalization moves."""
     return HAND_LANDMARK_COLUMNS if modality == "hands" else FACE_LANDMARK_COLUMNS
@@ -155,11 +171,14 @@ def ledger_row(stage: str, reason: Reason, detail: str, *, path: str = "", sourc
 #: wrist_palm: in palm lengths (hands) or inter-ocular distances (faces) from the anchor.
 #: bbox: x and y in [0, 1] by construction; z in the same scale as the longer box side.
 #: wrist_maxabs: x and y in [-1, 1] by construction; z in the same scale.
+#: interocular, head_pose (faces): in outer-eye-corner distances from the eyes' midpoint.
 EXPECTED_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "none": {"x": (-1.0, 2.0), "y": (-1.0, 2.0), "z": (-1.0, 1.0)},
     "wrist_palm": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
     "bbox": {"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (-3.0, 3.0)},
     "wrist_maxabs": {"x": (-1.0, 1.0), "y": (-1.0, 1.0), "z": (-3.0, 3.0)},
+    "interocular": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
+    "head_pose": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
 }
 
 

@@ -4,7 +4,8 @@ Reads:   ``data/interim/preprocess/{hands,faces}.parquet``, ``data/interim/inges
          (the label set of each modality).
 Writes:  ``reports/validation.json`` (every expectation with its result) and, on violations,
          a readable summary on stderr and exit status 1, which fails ``dvc repro``.
-Params:  ``validate.min_rows``, ``preprocess.scheme`` (which value ranges apply).
+Params:  ``validate.min_rows``, ``preprocess.scheme`` and ``face_scheme`` (which value ranges
+         apply), ``preprocess.privacy`` (which face columns are there).
 
 The wide tables get table-level expectations (exact column list and order, row count, unique
 keys, no nulls, label and handedness sets, score ranges). The 63 or 1,434 landmark columns are
@@ -33,14 +34,15 @@ log = logging.getLogger("validate")
 REPORT = Path("reports/validation.json")
 
 
-def expectations(modality: str, labels: list[str], scheme: str, min_rows: int
-                 ) -> dict[str, list]:
+def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
+                 privacy: str = "raw_mesh") -> dict[str, list]:
     """The expectations per view (``wide``, ``landmarks``, ``blendshapes``) of ``modality``."""
     import great_expectations as gx
 
     E = gx.expectations
     wide = [
-        E.ExpectTableColumnsToMatchOrderedList(column_list=schema.columns(modality)),
+        E.ExpectTableColumnsToMatchOrderedList(
+            column_list=schema.published_columns(modality, privacy)),
         E.ExpectTableRowCountToBeBetween(min_value=min_rows),
         E.ExpectCompoundColumnsToBeUnique(column_list=list(schema.KEY_COLUMNS)),
         E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
@@ -52,7 +54,7 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int
             E.ExpectColumnValuesToBeInSet(column="handedness", value_set=list(schema.HANDEDNESS)),
             E.ExpectColumnValuesToBeBetween(column="handedness_score", min_value=0, max_value=1),
         ]
-    else:
+    elif privacy != "blendshapes":
         required += [*schema.POSE_COLUMNS]
     wide += [E.ExpectColumnValuesToNotBeNull(column=c) for c in required]
     wide += [
@@ -68,7 +70,9 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int
             E.ExpectColumnValuesToNotBeNull(column=axis),
             E.ExpectColumnValuesToBeBetween(column=axis, min_value=lo, max_value=hi),
         ]
-    views = {"wide": wide, "landmarks": landmarks}
+    views = {"wide": wide}
+    if not (modality == "faces" and privacy == "blendshapes"):
+        views["landmarks"] = landmarks
     if modality == "faces":
         views["blendshapes"] = [
             E.ExpectColumnValuesToNotBeNull(column="score"),
@@ -81,8 +85,9 @@ def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
     """The wide table and its long views (one row per landmark; one per blendshape score)."""
     out = {"wide": df}
     k = schema.n_landmarks(modality)
-    pts = landmark_array(df, modality) if len(df) else np.zeros((0, k, 3))
-    out["landmarks"] = pd.DataFrame(pts.reshape(-1, 3), columns=list(schema.AXES))
+    if schema.landmark_block(modality)[0] in df.columns:
+        pts = landmark_array(df, modality) if len(df) else np.zeros((0, k, 3))
+        out["landmarks"] = pd.DataFrame(pts.reshape(-1, 3), columns=list(schema.AXES))
     if modality == "faces":
         out["blendshapes"] = pd.DataFrame(
             {"score": df[list(schema.BLENDSHAPE_COLUMNS)].to_numpy(dtype=np.float64).ravel()})
@@ -118,7 +123,7 @@ def _describe(result) -> dict:
 
 
 def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
-             min_rows: int) -> dict:
+             min_rows: int, face_scheme: str = "interocular", privacy: str = "raw_mesh") -> dict:
     """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}}``."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -130,7 +135,8 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
     source = ctx.data_sources.add_pandas("landmarks")
     out: dict = {"success": True, "scheme": scheme, "results": {}}
     for modality, df in tables.items():
-        suites = expectations(modality, labels.get(modality, []), scheme, min_rows)
+        suites = expectations(modality, labels.get(modality, []),
+                              scheme if modality == "hands" else face_scheme, min_rows, privacy)
         out["results"][modality] = {}
         for view_name, frame in views(df, modality).items():
             name = f"{modality}_{view_name}"
@@ -173,7 +179,9 @@ def main() -> None:
     tables = {m: io.read_table(PREPROCESS_DIR / f"{m}.parquet") for m in schema.MODALITIES}
     labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
               for m in schema.MODALITIES}
-    report = validate(tables, labels, params.preprocess.scheme, params.validate.min_rows)
+    pre = params.preprocess
+    report = validate(tables, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
+                      pre.privacy)
     io.write_json(report, REPORT)
     n = sum(len(r) for v in report["results"].values() for r in v.values())
     bad = failures(report)

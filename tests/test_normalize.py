@@ -159,3 +159,59 @@ def test_flags_leave_faces_alone():
     flagged = normalize(face, "faces", "wrist_palm", w, h, left=np.ones(2, bool),
                         mirror_left=True, rotate=True, palm=True)
     assert np.array_equal(plain, flagged)
+
+
+def _face(rng, n=2):
+    face = rng.uniform(0.35, 0.65, size=(n, 478, 3))
+    face[:, schema.FACE_RIGHT_EYE_OUTER] = [0.40, 0.42, 0.0]
+    face[:, schema.FACE_LEFT_EYE_OUTER] = [0.60, 0.38, 0.0]  # the head rolled a little
+    return face
+
+
+def test_interocular_centres_scales_and_removes_roll():
+    from stages.normalize import normalize_face
+
+    face = _face(np.random.default_rng(7))
+    w = h = np.array([350, 350])
+    out = normalize_face(face, "interocular", w, h)
+    assert np.allclose(out[:, schema.FACE_RIGHT_EYE_OUTER], [-0.5, 0, 0], atol=TOL)
+    assert np.allclose(out[:, schema.FACE_LEFT_EYE_OUTER], [0.5, 0, 0], atol=TOL)
+    turned = (face - 0.5) @ _rot_z(-0.6).T * 1.7 + 0.5  # rolled, zoomed: the same face
+    assert np.allclose(normalize_face(turned, "interocular", w, h), out, atol=1e-9)
+
+
+def test_head_pose_undoes_the_transformation_matrix_rotation():
+    from stages.normalize import _FLIP, normalize_face
+
+    face = _face(np.random.default_rng(8), 1)
+    w = h = np.array([350])
+    a, b = 0.5, -0.3  # yaw and pitch in MediaPipe's face frame
+    ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    rot = ry @ rx
+    pose = np.eye(4)[None].copy()
+    pose[0, :3, :3] = rot * 0.9  # MediaPipe's matrices carry a scale
+    frontal = np.eye(4)[None]
+    mid = face[:, [schema.FACE_RIGHT_EYE_OUTER, schema.FACE_LEFT_EYE_OUTER]].mean(axis=1)
+    turned = (face - mid[:, None]) @ (_FLIP @ rot @ _FLIP).T + mid[:, None]
+    assert np.allclose(normalize_face(turned, "head_pose", w, h, pose),
+                       normalize_face(face, "head_pose", w, h, frontal), atol=1e-9)
+    assert not np.allclose(normalize_face(turned, "interocular", w, h),
+                           normalize_face(face, "interocular", w, h), atol=1e-3)
+
+
+def test_head_pose_tightens_real_faces(testdata_extracted):
+    """On the 99 test faces, removing the head pose makes the meshes agree more."""
+    from stages.normalize import normalize_face
+    from stages.preprocess import landmark_array
+
+    faces = testdata_extracted["tables"]["faces"]
+    pts = landmark_array(faces, "faces")
+    pose = faces[list(schema.POSE_COLUMNS)].to_numpy().reshape(-1, 4, 4)
+    w, h = faces["image_width"].to_numpy(), faces["image_height"].to_numpy()
+
+    def spread(out):
+        return np.sqrt(((out - out.mean(axis=0)) ** 2).sum(axis=2).mean())
+
+    assert spread(normalize_face(pts, "head_pose", w, h, pose)) < 0.5 * spread(
+        normalize_face(pts, "interocular", w, h))

@@ -46,3 +46,15 @@ def test_corrupted_table_fails_with_readable_lines(good):
             "'max_value': 1.0}: 1 unexpected") in text
     assert "hands/landmarks column y: column_values_to_not_be_null" in text
     assert len(lines) == 6  # the dropped column also fails its not-null expectation
+
+
+def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(testdata_extracted):
+    faces = testdata_extracted["tables"]["faces"]
+    kept, _ = preprocess(faces, "faces", PreprocessParams(privacy="blendshapes"))
+    assert list(kept.columns) == [*schema.META_COLUMNS, *schema.BLENDSHAPE_COLUMNS]
+    hands, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
+    labels = {"hands": ["rock"], "faces": sorted(kept["label"].unique())}
+    report = validate({"hands": hands, "faces": kept}, labels, "bbox", 1, "interocular",
+                      "blendshapes")
+    assert failures(report) == []
+    assert set(report["results"]["faces"]) == {"wide", "blendshapes"}
