@@ -110,6 +110,9 @@ class PreprocessParams:
     #: blendshapes, head pose) | pose_normalized (the same, but face_scheme must be head_pose)
     #: | blendshapes (blendshape scores only: no face geometry at all).
     privacy: str = "raw_mesh"
+    #: Video gaps of at most this many sampled frames are filled by interpolation (flagged
+    #: ``interpolated``); 0 fills nothing.
+    max_gap_frames: int = 2
     #: Hands whose handedness score is below this are rejected (low_confidence).
     min_handedness_score: float = 0.5
     #: Largest fraction of landmarks allowed outside the image (x or y outside [0, 1]).
@@ -225,6 +228,9 @@ def _check(params: Params) -> None:
             params.preprocess.face_scheme != "head_pose":
         errors.append(f"preprocess.privacy=pose_normalized needs preprocess.face_scheme="
                       f"head_pose (it is {params.preprocess.face_scheme!r})")
+    if params.preprocess.max_gap_frames < 0:
+        errors.append(f"preprocess.max_gap_frames={params.preprocess.max_gap_frames}: must be "
+                      ">= 0 (0 fills nothing)")
     if params.evaluate.cv_folds < 2:
         errors.append(f"evaluate.cv_folds={params.evaluate.cv_folds}: must be >= 2")
     if errors:

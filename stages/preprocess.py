@@ -1,10 +1,12 @@
 """Preprocess: confidence and geometry filters, missing landmarks, normalization.
 
-Reads:   ``data/interim/extract/{hands,faces}.parquet``.
-Writes:  ``data/interim/preprocess/{hands,faces}.parquet`` (kept rows, image landmarks
-         normalized by ``preprocess.scheme``) and ``data/interim/preprocess/ledger.csv``
-         (each rejected detection with its reason and the value that failed).
-Params:  ``preprocess`` (scheme, min_handedness_score, max_out_of_frame, min_extent, missing).
+Reads:   ``data/interim/extract/{hands,faces}.parquet``, ``data/interim/ingest/items.csv`` and
+         ``frames.parquet`` (the sampled frames of each video, to find gaps).
+Writes:  ``data/interim/preprocess/{hands,faces}.parquet`` (kept rows, short video gaps filled
+         and flagged, image landmarks normalized), ``data/interim/preprocess/ledger.csv``
+         (each rejected detection with its reason and the value that failed) and
+         ``data/interim/preprocess/gaps.json`` (frames filled, gaps left).
+Params:  ``preprocess`` (filters, scheme and hand flags, face_scheme, privacy, max_gap_frames).
 
 MediaPipe gives no per-landmark confidence for hands or faces, so "confidence" here is what
 it does give (the handedness score of a hand; the detection/presence thresholds were already
@@ -15,14 +17,16 @@ order and a row is ledgered under the first one it fails.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages import io, schema
+from stages import gaps, io, schema
 from stages.extract import OUT_DIR as EXTRACT_DIR
+from stages.ingest import OUT_DIR as INGEST_DIR
 from stages.normalize import normalize, normalize_face, reference_length, to_height_units
 from stages.params import PreprocessParams
 from stages.schema import Reason
@@ -75,12 +79,19 @@ def reasons(df: pd.DataFrame, modality: str, params: PreprocessParams) -> pd.Dat
     return pd.DataFrame({"reason": reason, "detail": detail}, index=df.index)
 
 
-def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Filter and normalize one modality's table; return (kept rows, ledger rows)."""
+def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
+               video_frames: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Filter, fill short video gaps and normalize one modality's table.
+
+    Returns (kept rows, ledger rows); ``kept.attrs["gaps"]`` holds the :class:`GapStats`.
+    ``video_frames``: the sampled frames of the video items (none: no gap filling).
+    """
     why = reasons(df, modality, params)
     rejected = why["reason"] != ""
     kept = df.loc[~rejected].reset_index(drop=True)
+    frames = video_frames if video_frames is not None else pd.DataFrame(
+        columns=["source_id", "frame", "timestamp_ms"])
+    kept, stats = gaps.fill(kept, frames, params.max_gap_frames)
     pts = landmark_array(kept, modality)
     width, height = kept["image_width"].to_numpy(), kept["image_height"].to_numpy()
     if modality == "hands":
@@ -94,6 +105,7 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams
     kept = kept.copy()
     kept[list(schema.landmark_block(modality))] = normed.reshape(len(kept), -1)
     kept = kept[schema.published_columns(modality, params.privacy)]
+    kept.attrs["gaps"] = stats
     gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(
         path="", modality=modality, stage="preprocess",
         reason=why.loc[rejected, "reason"], detail=why.loc[rejected, "detail"])
@@ -106,10 +118,14 @@ def main() -> None:
 
     io.setup_logging()
     params = params_mod.load().preprocess
-    ledgers = []
+    items = io.read_table(INGEST_DIR / "items.csv")
+    frames = io.read_table(INGEST_DIR / "frames.parquet")
+    videos = frames[frames["item"].isin(items.loc[items["media"] == "video", "item"])]
+    ledgers, filled = [], {}
     for modality in schema.MODALITIES:
         df = io.read_table(EXTRACT_DIR / f"{modality}.parquet")
-        kept, gone = preprocess(df, modality, params)
+        kept, gone = preprocess(df, modality, params, videos)
+        filled[modality] = dataclasses.asdict(kept.attrs.pop("gaps"))
         io.write_parquet(kept, OUT_DIR / f"{modality}.parquet")
         ledgers.append(gone)
         counts = gone["reason"].value_counts().to_dict()
@@ -118,6 +134,10 @@ def main() -> None:
                  f"{params.face_scheme}, privacy {params.privacy}")
     ledger = pd.concat(ledgers, ignore_index=True)
     io.write_csv(ledger, OUT_DIR / "ledger.csv")
+    io.write_json({"max_gap_frames": params.max_gap_frames, **filled}, OUT_DIR / "gaps.json")
+    log.info("gaps (<= %d frames) filled: %s", params.max_gap_frames,
+             ", ".join(f"{m} {s['filled']} frames ({s['long_gaps']} longer gaps left)"
+                       for m, s in filled.items()))
 
 
 if __name__ == "__main__":

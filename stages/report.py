@@ -26,9 +26,11 @@ from stages import io, models, schema
 from stages.evaluate import REPORT as EVALUATION_REPORT
 from stages.evaluate import REVIEW as LABEL_REVIEW
 from stages.ingest import OUT_DIR as INGEST_DIR
+from stages.preprocess import OUT_DIR as PREPROCESS_DIR
 from stages.split import OUT_DIR as DATASET_DIR
 from stages.validate import REPORT as VALIDATION_REPORT
 
+GAPS_REPORT = PREPROCESS_DIR / "gaps.json"
 log = logging.getLogger("report")
 
 REPORTS = Path("reports")
@@ -232,6 +234,12 @@ with their label (`reports/label_review.csv`; ids are pseudonymous, look them up
 inventory before relabelling):
 
 {_md_table(ctx['review'].head(20))}
+## Video gaps
+
+Gaps of at most {ctx['gaps']['max_gap_frames']} sampled frames in a video track are filled by
+linear interpolation and flagged `interpolated = 1`; longer gaps stay missing.
+
+{_md_table(pd.DataFrame([{"modality": m, **ctx['gaps'][m]} for m in schema.MODALITIES]))}
 ## Ledger: what is not in the tables, and why
 
 Every input file or frame that is not in the tables is in `data/dataset/ledger.csv`.
@@ -268,6 +276,7 @@ def metrics(ctx: dict) -> dict:
     out["ledger"] = {str(r): int(n) for r, n in zip(ctx["reasons"]["reason"],
                                                    ctx["reasons"]["rows"], strict=True)}
     out["evaluate"] = ctx["evaluation_raw"]
+    out["gaps"] = {m: ctx["gaps"][m] for m in schema.MODALITIES}
     return out
 
 
@@ -337,10 +346,11 @@ def main() -> None:
                              "Ledger reasons", "reasons", dpi),
     }
     evaluation = json.loads(EVALUATION_REPORT.read_text())
+    gaps = json.loads(GAPS_REPORT.read_text())
     review = io.read_table(LABEL_REVIEW)
     ctx = {
         "evaluation": evaluation_table(evaluation), "evaluation_raw": evaluation,
-        "review": review, "review_count": len(review),
+        "review": review, "review_count": len(review), "gaps": gaps,
         "scheme": describe_preprocessing(params.preprocess),
         "validation": json.loads(VALIDATION_REPORT.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,

@@ -99,19 +99,21 @@ def columns(modality: str) -> list[str]:
 
 
 PRIVACY_LEVELS = ("raw_mesh", "pose_normalized", "blendshapes")
+#: 1 on rows that preprocess filled in a short video gap (see stages/gaps.py), else 0.
+INTERPOLATED = "interpolated"
 
 
 def published_columns(modality: str, privacy: str = "raw_mesh") -> list[str]:
-    """The columns of a table after preprocess: all of them, or no face geometry.
+    """The columns of a table after preprocess: extract's plus ``interpolated``, or no geometry.
 
     ``privacy="blendshapes"`` keeps only the key, the sample's description and the 52
     blendshape scores of a face: no landmark and no head pose (face geometry identifies people).
     """
     if modality == "faces" and privacy == "blendshapes":
-        return [*META_COLUMNS, *BLENDSHAPE_COLUMNS]
+        return [*META_COLUMNS, *BLENDSHAPE_COLUMNS, INTERPOLATED]
     if privacy not in PRIVACY_LEVELS:
         raise ValueError(f"unknown privacy {privacy!r}; expected one of {PRIVACY_LEVELS}")
-    return columns(modality)
+    return [*columns(modality), INTERPOLATED]
 
 
 def landmark_block(modality: str) -> tuple[str, ...]:
@@ -125,7 +127,8 @@ def n_landmarks(modality: str) -> int:
 
 
 #: Integer columns (everything else in a landmark table is a float, or a string below).
-INT_COLUMNS = frozenset({"frame", "instance", "timestamp_ms", "image_width", "image_height"})
+INT_COLUMNS = frozenset({"frame", "instance", "timestamp_ms", "image_width", "image_height",
+                         "interpolated"})
 STR_COLUMNS = frozenset({"source_id", "label", "group", "handedness"})
 
 

@@ -57,6 +57,7 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
     elif privacy != "blendshapes":
         required += [*schema.POSE_COLUMNS]
     wide += [E.ExpectColumnValuesToNotBeNull(column=c) for c in required]
+    wide.append(E.ExpectColumnValuesToBeInSet(column=schema.INTERPOLATED, value_set=[0, 1]))
     wide += [
         E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in
         ("frame", "instance", "timestamp_ms")

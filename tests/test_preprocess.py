@@ -49,7 +49,8 @@ def test_normalization_changes_only_the_image_landmarks():
     assert np.allclose(kept[["wrist_x", "wrist_y", "wrist_z"]].to_numpy(), 0)
     pd.testing.assert_frame_equal(kept[list(schema.HAND_WORLD_COLUMNS)],
                                   df[list(schema.HAND_WORLD_COLUMNS)])
-    assert list(kept.columns) == list(df.columns)
+    assert list(kept.columns) == [*df.columns, schema.INTERPOLATED]
+    assert kept[schema.INTERPOLATED].tolist() == [0] * len(kept)
     assert df.loc[0, "wrist_x"] != 0  # the input frame is not mutated
 
 

@@ -16,7 +16,8 @@ def good():
 
 
 def _run(hands):
-    faces = pd.DataFrame({c: pd.Series(dtype="float64") for c in schema.columns("faces")})
+    faces = pd.DataFrame({c: pd.Series(dtype="float64")
+                          for c in schema.published_columns("faces")})
     return validate({"hands": hands, "faces": faces}, {"hands": ["rock"], "faces": []}, "bbox", 1)
 
 
@@ -51,7 +52,8 @@ def test_corrupted_table_fails_with_readable_lines(good):
 def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(testdata_extracted):
     faces = testdata_extracted["tables"]["faces"]
     kept, _ = preprocess(faces, "faces", PreprocessParams(privacy="blendshapes"))
-    assert list(kept.columns) == [*schema.META_COLUMNS, *schema.BLENDSHAPE_COLUMNS]
+    assert list(kept.columns) == [*schema.META_COLUMNS, *schema.BLENDSHAPE_COLUMNS,
+                                  schema.INTERPOLATED]
     hands, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
     labels = {"hands": ["rock"], "faces": sorted(kept["label"].unique())}
     report = validate({"hands": hands, "faces": kept}, labels, "bbox", 1, "interocular",
