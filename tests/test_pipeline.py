@@ -178,3 +178,29 @@ def test_exp_run_on_another_folder(repo, tmp_path):
     assert faces.groupby("label").size().to_dict() == {"happiness": 3, "neutral": 3}
     ledger = pd.read_csv(repo / "data/dataset/ledger.csv")
     assert ledger.groupby("reason").size().to_dict() == {"no_detection": 2}
+
+
+def test_pr_comment_on_a_before_after_pair_of_builds(repo):
+    """The workflow's comment script, on a real base build and a PR build (other schemes)."""
+    sh("git", "checkout", "--", "params.yaml", cwd=repo)
+    dvc("repro", cwd=repo)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "base build", cwd=repo)
+    base = sh("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    dvc("exp", "run", "-S", "preprocess=bbox", "-S", "preprocess.face_scheme=head_pose", cwd=repo)
+    proc = sh(sys.executable, str(ROOT / ".ci/pr_comment.py"), "--base", base,
+              "--artifact-url", "https://example.invalid/artifact", cwd=repo)
+    comment = proc.stdout
+    assert comment.startswith("<!-- landmark-datasets-report -->")
+    metrics = comment.split("### Metrics")[1].split("### Parameters")[0]
+    params = comment.split("### Parameters")[1].split("<details>")[0]
+    assert "| Path" in metrics
+    assert "evaluate.faces.logreg.test.accuracy" in metrics
+    assert "preprocess.scheme" in params
+    assert "wrist_palm" in params
+    assert "bbox" in params
+    assert "![" not in comment  # figures are never inlined or uploaded
+    assert comment.count("_(figure: ") == 6
+    assert "hands **bbox**, faces **head_pose**" in comment
+    sh("git", "checkout", "--", ".", cwd=repo)
+    dvc("checkout", cwd=repo)
