@@ -60,6 +60,7 @@ def repo(tmp_path_factory):
     (dest / "dvc.lock").unlink(missing_ok=True)
     shutil.copytree(SAMPLE, dest / "data/raw")
     sh("git", "init", "-q", cwd=dest)
+    dvc("add", "-q", "data/raw", cwd=dest)  # as dev.py does: the sample is in DVC's cache
     sh("git", "add", "-A", cwd=dest)
     sh("git", "commit", "-qm", "copy", cwd=dest)
     dvc("repro", cwd=dest)
@@ -204,3 +205,23 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     assert "hands **bbox**, faces **head_pose**" in comment
     sh("git", "checkout", "--", ".", cwd=repo)
     dvc("checkout", cwd=repo)
+
+
+def test_queued_sweep_runs_without_extraction(repo):
+    sh("git", "checkout", "--", "params.yaml", cwd=repo)
+    dvc("repro", cwd=repo)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "built", "--allow-empty", cwd=repo)  # queued runs start from HEAD
+    dvc("exp", "run", "--queue", "-S", "preprocess=none,wrist_maxabs", cwd=repo)
+    dvc("queue", "start", "--jobs", "1", cwd=repo)
+    status = dvc("queue", "status", cwd=repo).stdout
+    assert status.count("Success") == 2, status
+    logs = [dvc("queue", "logs", line.split()[1], cwd=repo).stdout
+            for line in status.splitlines() if "Success" in line]
+    for log in logs:
+        assert "Stage 'extract' didn't change, skipping" in log
+        assert "Running stage 'evaluate'" in log
+    table = dvc("exp", "show", "--md", "--drop", ".*", "--keep",
+                r"Experiment|preprocess\.scheme|.*hands\.logreg\.test\.accuracy", cwd=repo).stdout
+    assert "wrist_maxabs" in table
+    assert "evaluate.hands.logreg.test.accuracy" in table
