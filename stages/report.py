@@ -152,6 +152,28 @@ def blendshape_profile(faces: pd.DataFrame, top: int = 12) -> pd.DataFrame:
     return means[sorted(chosen)]
 
 
+def plot_confusion(confusions: dict[str, pd.DataFrame], dpi: int) -> str:
+    """Test-set confusion matrices (counts) of the first evaluate model, one panel a modality."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(confusions), figsize=(4.5 * len(confusions), 4),
+                             squeeze=False)
+    for ax, (modality, df) in zip(axes[0], confusions.items(), strict=True):
+        labels = sorted(set(df["actual"]) | set(df["predicted"]))
+        counts = pd.crosstab(df["actual"], df["predicted"]).reindex(
+            index=labels, columns=labels, fill_value=0) if len(df) else pd.DataFrame()
+        if not counts.empty:
+            ax.imshow(counts.to_numpy(), cmap="Blues")
+            for (i, j), n in np.ndenumerate(counts.to_numpy()):
+                ax.text(j, i, str(n), ha="center", va="center", fontsize=8)
+            ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+            ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("actual")
+        ax.set_title(f"{modality} (test)")
+    fig.suptitle("Confusion matrices")
+    return _save(fig, "confusion", dpi)
+
+
 def plot_blendshapes(profile: pd.DataFrame, dpi: int) -> str:
     """Heat map of the blendshape profile per expression label."""
     plt = _plt()
@@ -229,6 +251,8 @@ label, on train only. Features: the published landmark columns (and blendshapes 
 normalized as stated at the top. Confusion matrices: `dvc plots show`.
 
 {_md_table(ctx['evaluation'])}
+![confusion matrices]({ctx['figures']['confusion']})
+
 **Label review**: {ctx['review_count']} rows whose out-of-fold prediction confidently disagrees
 with their label (`reports/label_review.csv`; ids are pseudonymous, look them up in your own
 inventory before relabelling):
@@ -344,6 +368,8 @@ def main() -> None:
         "blendshapes": plot_blendshapes(profile, dpi),
         "reasons": plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
                              "Ledger reasons", "reasons", dpi),
+        "confusion": plot_confusion({m: io.read_table(PLOTS / f"confusion_{m}.csv")
+                                     for m in schema.MODALITIES}, dpi),
     }
     evaluation = json.loads(EVALUATION_REPORT.read_text())
     gaps = json.loads(GAPS_REPORT.read_text())
