@@ -32,6 +32,32 @@ class GapStats:
     long_gap_frames: int = 0
 
 
+def velocities(df: pd.DataFrame, modality: str) -> pd.DataFrame:
+    """``df`` with :func:`stages.schema.velocity_columns`: ``(p_t - p_prev) / (t - t_prev)``.
+
+    Per second, along each source's instance-0 track, from the previous sampled row of that
+    track (an interpolated one included). Undefined, so empty (NaN), on a track's first row,
+    on other instances and on images (a track of one row).
+    """
+    block = list(schema.landmark_block(modality))
+    out = df.copy()
+    vel = np.full((len(df), len(block)), np.nan)
+    if len(df):
+        order = df.sort_values(["source_id", "instance", "frame"], kind="stable").index
+        d = df.loc[order]
+        values = d[block].to_numpy(dtype=np.float64)
+        ts = d["timestamp_ms"].to_numpy(dtype=np.float64) / 1000.0
+        same = (d["source_id"].to_numpy()[1:] == d["source_id"].to_numpy()[:-1]) & \
+            (d["instance"].to_numpy()[1:] == 0) & (d["instance"].to_numpy()[:-1] == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = (values[1:] - values[:-1]) / (ts[1:] - ts[:-1])[:, None]
+        rows = np.full((len(d), len(block)), np.nan)
+        rows[1:][same] = step[same]
+        vel[df.index.get_indexer(order)] = rows
+    return pd.concat([out, pd.DataFrame(vel, columns=schema.velocity_columns(modality),
+                                        index=df.index)], axis=1)
+
+
 def fill(df: pd.DataFrame, frames: pd.DataFrame, max_gap: int) -> tuple[pd.DataFrame, GapStats]:
     """``df`` with an ``interpolated`` column (0 or 1), plus rows for the short gaps filled.
 

@@ -113,6 +113,9 @@ class PreprocessParams:
     #: Video gaps of at most this many sampled frames are filled by interpolation (flagged
     #: ``interpolated``); 0 fills nothing.
     max_gap_frames: int = 2
+    #: Add per-second velocities of the normalized image landmarks along video tracks
+    #: (``v_*`` columns; not with privacy=blendshapes).
+    velocities: bool = False
     #: Hands whose handedness score is below this are rejected (low_confidence).
     min_handedness_score: float = 0.5
     #: Largest fraction of landmarks allowed outside the image (x or y outside [0, 1]).

@@ -103,9 +103,16 @@ PRIVACY_LEVELS = ("raw_mesh", "pose_normalized", "blendshapes")
 INTERPOLATED = "interpolated"
 
 
-def published_columns(modality: str, privacy: str = "raw_mesh") -> list[str]:
+def velocity_columns(modality: str) -> list[str]:
+    """``v_<landmark column>``: per-second change of each normalized image-landmark value."""
+    return ["v_" + c for c in landmark_block(modality)]
+
+
+def published_columns(modality: str, privacy: str = "raw_mesh",
+                      velocities: bool = False) -> list[str]:
     """The columns of a table after preprocess: extract's plus ``interpolated``, or no geometry.
 
+    ``velocities`` adds :func:`velocity_columns` (never with blendshapes only: no geometry).
     ``privacy="blendshapes"`` keeps only the key, the sample's description and the 52
     blendshape scores of a face: no landmark and no head pose (face geometry identifies people).
     """
@@ -113,7 +120,8 @@ def published_columns(modality: str, privacy: str = "raw_mesh") -> list[str]:
         return [*META_COLUMNS, *BLENDSHAPE_COLUMNS, INTERPOLATED]
     if privacy not in PRIVACY_LEVELS:
         raise ValueError(f"unknown privacy {privacy!r}; expected one of {PRIVACY_LEVELS}")
-    return [*columns(modality), INTERPOLATED]
+    extra = velocity_columns(modality) if velocities else []
+    return [*columns(modality), INTERPOLATED, *extra]
 
 
 def landmark_block(modality: str) -> tuple[str, ...]:

@@ -35,14 +35,16 @@ REPORT = Path("reports/validation.json")
 
 
 def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
-                 privacy: str = "raw_mesh") -> dict[str, list]:
+                 privacy: str = "raw_mesh", velocities: bool = False) -> dict[str, list]:
     """The expectations per view (``wide``, ``landmarks``, ``blendshapes``) of ``modality``."""
     import great_expectations as gx
 
     E = gx.expectations
     wide = [
         E.ExpectTableColumnsToMatchOrderedList(
-            column_list=schema.published_columns(modality, privacy)),
+            column_list=schema.published_columns(
+                modality, privacy, velocities and not (
+                    modality == "faces" and privacy == "blendshapes"))),
         E.ExpectTableRowCountToBeBetween(min_value=min_rows),
         E.ExpectCompoundColumnsToBeUnique(column_list=list(schema.KEY_COLUMNS)),
         E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
@@ -124,7 +126,8 @@ def _describe(result) -> dict:
 
 
 def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
-             min_rows: int, face_scheme: str = "interocular", privacy: str = "raw_mesh") -> dict:
+             min_rows: int, face_scheme: str = "interocular", privacy: str = "raw_mesh",
+             velocities: bool = False) -> dict:
     """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}}``."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -137,7 +140,8 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
     out: dict = {"success": True, "scheme": scheme, "results": {}}
     for modality, df in tables.items():
         suites = expectations(modality, labels.get(modality, []),
-                              scheme if modality == "hands" else face_scheme, min_rows, privacy)
+                              scheme if modality == "hands" else face_scheme, min_rows, privacy,
+                              velocities)
         out["results"][modality] = {}
         for view_name, frame in views(df, modality).items():
             name = f"{modality}_{view_name}"
@@ -182,7 +186,7 @@ def main() -> None:
               for m in schema.MODALITIES}
     pre = params.preprocess
     report = validate(tables, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
-                      pre.privacy)
+                      pre.privacy, pre.velocities)
     io.write_json(report, REPORT)
     n = sum(len(r) for v in report["results"].values() for r in v.values())
     bad = failures(report)

@@ -62,3 +62,30 @@ def test_other_instances_are_left_alone():
     assert stats.filled == 1
     assert out.loc[out["interpolated"] == 1, "instance"].tolist() == [0]
     assert list(out.columns) == [*track.columns, schema.INTERPOLATED]
+
+
+def test_velocities_along_a_track_per_second():
+    track = _track([0, 1, 3])  # wrist_x = frame / 10, 100 ms a frame
+    second = track.iloc[[1]].assign(instance=1)
+    image = track.iloc[[0]].assign(source_id="image")
+    df = pd.concat([track, second, image], ignore_index=True)
+    out = gaps.velocities(df, "hands")
+    assert list(out.columns) == [*df.columns, *schema.velocity_columns("hands")]
+    v = out["v_wrist_x"].tolist()
+    assert np.isnan(v[0])  # a track's first row
+    assert v[1:3] == pytest.approx([1.0, 1.0])  # 0.1 per 100 ms, then 0.2 per 200 ms
+    assert np.isnan(v[3])
+    assert np.isnan(v[4])
+    assert len(schema.velocity_columns("faces")) == 478 * 3
+
+
+def test_preprocess_publishes_velocities_only_when_asked():
+    from stages.params import PreprocessParams
+    from stages.preprocess import preprocess
+
+    df = _track([0, 1, 2])
+    plain, _ = preprocess(df, "hands", PreprocessParams())
+    assert "v_wrist_x" not in plain.columns
+    moving, _ = preprocess(df, "hands", PreprocessParams(velocities=True))
+    assert list(moving.columns) == schema.published_columns("hands", velocities=True)
+    assert moving["v_wrist_x"].notna().sum() == 2
