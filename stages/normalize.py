@@ -51,6 +51,21 @@ import numpy as np
 from stages import schema
 
 SCHEMES = ("none", "wrist_palm", "bbox", "wrist_maxabs")
+#: One-line formulas (p in height units: x and z times w/h) for the report; the module
+#: docstring has the details.
+FORMULAS = {
+    "none": "MediaPipe's normalized image coordinates, unchanged",
+    "wrist_palm": "p' = (p - p_wrist) / |p_middle_mcp - p_wrist| (faces: nose tip, eye corners)",
+    "bbox": "p' = (p - min_xy) / max(extent_x, extent_y)",
+    "wrist_maxabs": "p' = (p - p_wrist) / max |x, y - wrist|",
+    "mirror_left": "left hands: x -> w/h - x (the image flipped)",
+    "rotate": "rotated about the wrist so wrist -> middle MCP points to -y",
+    "palm_frame": "rotated about the wrist into (e_x, e_y = middle MCP -> wrist, "
+                  "e_z = palm normal)",
+    "interocular": "p' = R(-roll) (p - eye midpoint) / outer-eye-corner distance",
+    "head_pose": "p' = F R^T F (p - eye midpoint) / eye distance, R = the pose matrix's "
+                 "rotation, F = diag(1, -1, -1)",
+}
 FACE_SCHEMES = ("none", "interocular", "head_pose")
 #: Image axes (x right, y down, z away) to MediaPipe's face-geometry frame (y up, z towards
 #: the camera), and back (it is its own inverse).

@@ -217,8 +217,11 @@ def render(ctx: dict) -> str:
     prov = ctx["provenance"]
     return f"""# Data-quality report
 
-Normalization: {ctx['scheme']}. Validation: **{'passed' if v['success'] else 'FAILED'}**
+Validation: **{'passed' if v['success'] else 'FAILED'}**
 ({n_exp - n_bad}/{n_exp} expectations; full result in `reports/validation.json`).
+
+Normalization: {ctx['scheme']}
+
 Published tables hold landmarks, labels and pseudonymous ids only: no pixels, no file names.
 
 ## Rows per label and split
@@ -316,8 +319,12 @@ def describe_preprocessing(pre) -> str:
     flags = [f for f in ("mirror_left", "rotate", "palm_frame") if getattr(pre, f)]
     hands = pre.scheme + "".join(f" + {f}" for f in flags)
     faces = pre.face_scheme if pre.privacy != "blendshapes" else "(no landmarks)"
+    from stages.normalize import FORMULAS
+
+    used = [pre.scheme, *flags] + ([pre.face_scheme] if pre.privacy != "blendshapes" else [])
+    formulas = "".join(f"\n- `{name}`: {FORMULAS[name]}" for name in dict.fromkeys(used))
     return (f"hands **{hands}**, faces **{faces}**. Privacy: **{pre.privacy}**, the published "
-            f"face table holds {PRIVACY_TEXT[pre.privacy]}")
+            f"face table holds {PRIVACY_TEXT[pre.privacy]}.\n{formulas}")
 
 
 def evaluation_table(evaluation: dict) -> pd.DataFrame:

@@ -203,6 +203,7 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     assert "![" not in comment  # figures are never inlined or uploaded
     assert comment.count("_(figure: ") == 7
     assert "hands **bbox**, faces **head_pose**" in comment
+    assert "- `head_pose`: p' = F R^T F" in comment  # the report states the formulas in use
     sh("git", "checkout", "--", ".", cwd=repo)
     dvc("checkout", cwd=repo)
 
