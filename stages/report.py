@@ -223,6 +223,8 @@ Validation: **{'passed' if v['success'] else 'FAILED'}**
 Normalization: {ctx['scheme']}
 
 Published tables hold landmarks, labels and pseudonymous ids only: no pixels, no file names.
+Text a spreadsheet would run as a formula (starting with `= + - @`) is published with a
+leading `'` (CSV injection): {ctx['neutralized']} such labels here.
 
 ## Rows per label and split
 
@@ -384,6 +386,9 @@ def main() -> None:
     ctx = {
         "evaluation": evaluation_table(evaluation), "evaluation_raw": evaluation,
         "review": review, "review_count": len(review), "gaps": gaps,
+        "neutralized": sum(str(label).startswith("'") and str(label)[1:].startswith(
+            schema.FORMULA_PREFIXES) for label in {lab for t in tables.values()
+                                                   for lab in t["label"]}),
         "scheme": describe_preprocessing(params.preprocess),
         "validation": json.loads(VALIDATION_REPORT.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,

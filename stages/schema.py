@@ -193,6 +193,24 @@ EXPECTED_RANGES: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection, OWASP).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formula(text: str) -> str:
+    """``text`` with a leading ``'`` if a spreadsheet would run it as a formula, else as is."""
+    return "'" + text if isinstance(text, str) and text.startswith(FORMULA_PREFIXES) else text
+
+
+def neutralize_table(df):
+    """A copy of ``df`` with every text cell passed through :func:`neutralize_formula`."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype).startswith(("str", "string")):
+            out[col] = out[col].map(neutralize_formula, na_action="ignore")
+    return out
+
+
 _SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
 
 

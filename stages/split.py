@@ -6,6 +6,9 @@ Reads:   ``data/interim/preprocess/{hands,faces}.parquet``, the three stage ledg
 Writes:  ``data/dataset/{hands,faces}/{train,test}.csv`` and ``data/dataset/ledger.csv``.
 Params:  ``split`` (test_size, seed), ``preprocess.float_format``.
 
+Text cells a spreadsheet would run as a formula (a label such as ``=HYPERLINK(...)``, starting
+with ``= + - @``, tab or CR) are published with a leading ``'`` (CSV injection).
+
 Groups (a source video, a subject from the manifest, or the file) never cross the split: a
 leakage check fails the stage if one does. Rows are sorted by key, floats written with one
 format, so the same inputs give the same bytes. Published tables carry landmarks, labels and
@@ -108,12 +111,13 @@ def main() -> None:
         df = io.read_table(PREPROCESS_DIR / f"{modality}.parquet")
         parts = split(df, modality, params.split.test_size, params.split.seed)
         for side, part in parts.items():
-            io.write_csv(part, OUT_DIR / modality / f"{side}.csv", params.preprocess.float_format)
+            io.write_csv(schema.neutralize_table(part), OUT_DIR / modality / f"{side}.csv",
+                         params.preprocess.float_format)
         log.info("%s: %d train, %d test rows; %d + %d groups", modality, len(parts["train"]),
                  len(parts["test"]), parts["train"]["group"].nunique(),
                  parts["test"]["group"].nunique())
     ledger = public_ledger()
-    io.write_csv(ledger, OUT_DIR / "ledger.csv")
+    io.write_csv(schema.neutralize_table(ledger), OUT_DIR / "ledger.csv")
     log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())
 
 

@@ -169,14 +169,17 @@ def test_exp_run_on_another_folder(repo, tmp_path):
     picks = {"hands/paper": 3, "hands/scissors": 3, "hands/no_hand": 2, "faces/happiness": 3,
              "faces/neutral": 3}
     for folder, n in picks.items():
-        (tmp_path / folder).mkdir(parents=True)
+        # a label a spreadsheet would run as a formula: published neutralized (CSV injection)
+        dest = tmp_path / folder.replace("faces/neutral", "faces/@neutral")
+        dest.mkdir(parents=True)
         for f in sorted((TESTDATA / folder).iterdir())[:n]:
-            shutil.copy(f, tmp_path / folder / f.name)
+            shutil.copy(f, dest / f.name)
     dvc("exp", "run", "-S", f"ingest.raw_dir={tmp_path}", cwd=repo)
     hands = pd.concat(pd.read_csv(p) for p in (repo / "data/dataset/hands").glob("*.csv"))
     faces = pd.concat(pd.read_csv(p) for p in (repo / "data/dataset/faces").glob("*.csv"))
     assert hands.groupby("label").size().to_dict() == {"paper": 3, "scissors": 3}
-    assert faces.groupby("label").size().to_dict() == {"happiness": 3, "neutral": 3}
+    assert faces.groupby("label").size().to_dict() == {"happiness": 3, "'@neutral": 3}
+    assert "(CSV injection): 1 such labels here" in (repo / "reports/quality.md").read_text()
     ledger = pd.read_csv(repo / "data/dataset/ledger.csv")
     assert ledger.groupby("reason").size().to_dict() == {"no_detection": 2}
 

@@ -36,3 +36,19 @@ def test_leakage_check_fails_loudly():
     t = _table()
     with pytest.raises(LeakageError, match=r"hands: 1 groups on both sides of the split"):
         check_leakage(t[t["group"] == "Ga0"], t[t["group"] == "Ga0"].head(1), "hands")
+
+
+@pytest.mark.parametrize(("label", "published"), [
+    ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+    ("+1", "'+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
+    ("thumbs_up", "thumbs_up"), ("a=b", "a=b"), ("", ""),
+])
+def test_formula_labels_are_neutralized_in_published_csvs(tmp_path, label, published):
+    from stages import io, schema
+
+    df = pd.DataFrame({"source_id": ["s1"], "label": [label], "x": [0.5]})
+    io.write_csv(schema.neutralize_table(df), tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, dtype=str)
+    assert back.loc[0, "label"] == published
+    assert back.loc[0, "x"] == "0.500000"  # numbers are untouched
+    assert df.loc[0, "label"] == label  # the input is not modified
