@@ -90,6 +90,10 @@ def walk_folders(raw_dir: Path) -> tuple[list[Entry], list[dict]]:
             ))
             continue
         entries.append(Entry(rel.as_posix(), parts[0], parts[1]))
+    for modality in MODALITIES:
+        for folder in sorted((raw_dir / modality).glob("*/")):
+            if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+                log.warning("%s: empty label folder; nothing to ingest there", folder)
     return entries, ledger
 
 

@@ -92,6 +92,7 @@ def decode_image_bytes(data: bytes, max_pixels: int, *, rgb: bool = False,
     if not data:
         raise MediaError(Reason.EMPTY_FILE, "empty file (0 bytes); re-export it or remove it")
     if header_check:
+        _check_complete(data)
         try:
             w, h = image_size(io.BytesIO(data))
         except Exception:  # noqa: BLE001 - Pillow raises many types; OpenCV has the final word
@@ -108,6 +109,23 @@ def decode_image_bytes(data: bytes, max_pixels: int, *, rgb: bool = False,
         )
     _check_pixels(image.shape[1], image.shape[0], max_pixels)
     return image
+
+
+def _check_complete(data: bytes) -> None:
+    """Refuse a JPEG without its end marker or a PNG without its IEND chunk (cut short).
+
+    Decoders fill the missing part of a truncated image with grey and carry on; landmarks of
+    half a picture are not data. Trailing padding after the marker is tolerated.
+    """
+    tail = data[-4096:]
+    if data.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail:
+        kind = "JPEG (no end-of-image marker)"
+    elif data.startswith(b"\x89PNG") and b"IEND" not in tail:
+        kind = "PNG (no IEND chunk)"
+    else:
+        return
+    raise MediaError(Reason.TRUNCATED, f"truncated {kind}: the file was cut short; "
+                     "copy or export it again")
 
 
 def _check_pixels(w: int, h: int, max_pixels: int) -> None:

@@ -147,6 +147,7 @@ class Reason(enum.StrEnum):
     UNSUPPORTED_EXTENSION = "unsupported_extension"
     UNREADABLE = "unreadable"
     EMPTY_FILE = "empty_file"
+    TRUNCATED = "truncated"
     NO_FRAMES = "no_frames"
     TOO_LARGE = "too_large"
     DUPLICATE = "duplicate"

@@ -46,7 +46,7 @@ def test_inventory_duplicates_conflicts_and_bad_files(tmp_path, testdata):
         "hands/paper/copy of a.jpg": "duplicate",
         "hands/rock/c.jpg": "label_conflict",
         "hands/scissors/c again.jpg": "label_conflict",
-        "hands/rock/broken.jpg": "unreadable",
+        "hands/rock/broken.jpg": "truncated",
         "hands/rock/notes.txt": "unsupported_extension",
     }
     assert sorted(items["path"]) == ["hands/paper/a.jpg", "hands/paper/b.jpg"]
@@ -78,7 +78,7 @@ def test_decode_checks_are_cached_by_content(tmp_path, testdata, monkeypatch):
     assert (cache.hits, cache.misses) == (2 + 7, 5)
     assert again[1]["frame"].tolist() == first[1]["frame"].tolist()  # the GIF's 43 frames too
     assert len(again[1]) == 2 + 43
-    assert {r["path"]: r["reason"] for r in again[2]}["hands/rock/broken.jpg"] == "unreadable"
+    assert {r["path"]: r["reason"] for r in again[2]}["hands/rock/broken.jpg"] == "truncated"
 
 
 def test_source_ids_are_salted(tmp_path, testdata):

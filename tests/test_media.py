@@ -51,7 +51,8 @@ def test_truncated_jpeg(tmp_path, testdata):
     f.write_bytes(src[:200])
     with pytest.raises(MediaError) as err:
         media.decode_image(f, 10**8)
-    assert err.value.reason is Reason.UNREADABLE
+    assert err.value.reason is Reason.TRUNCATED
+    assert "cut short; copy or export it again" in str(err.value)
 
 
 def test_too_large_is_refused_before_decoding(tmp_path):
