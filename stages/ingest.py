@@ -240,8 +240,10 @@ def _decode_check(path: Path, kind: str, max_pixels: int) -> tuple[int, int, flo
     return info.width, info.height, info.fps, info.n_frames
 
 
-#: The code behind a decode check: a new version of it misses every cached probe.
-_PROBE_CODE = hashlib.sha256(Path(media.__file__).read_bytes()).hexdigest()
+#: The code behind a decode check (media and this module): a new version misses every cached
+#: probe.
+_PROBE_CODE = hashlib.sha256(Path(media.__file__).read_bytes()
+                             + Path(__file__).read_bytes()).hexdigest()
 
 
 def build_inventory(

@@ -42,9 +42,7 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
     E = gx.expectations
     wide = [
         E.ExpectTableColumnsToMatchOrderedList(
-            column_list=schema.published_columns(
-                modality, privacy, velocities and not (
-                    modality == "faces" and privacy == "blendshapes"))),
+            column_list=schema.published_columns(modality, privacy, velocities)),
         E.ExpectTableRowCountToBeBetween(min_value=min_rows),
         E.ExpectCompoundColumnsToBeUnique(column_list=list(schema.KEY_COLUMNS)),
         E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
