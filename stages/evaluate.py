@@ -38,6 +38,8 @@ REPORT = Path("reports/evaluation.json")
 REVIEW = Path("reports/label_review.csv")
 PLOTS = Path("reports/plots")
 MODELS = ("logreg", "forest")
+REVIEW_COLUMNS = ["modality", "source_id", "frame", "instance", "label", "predicted",
+                  "confidence"]
 ROUND = 4
 
 
@@ -110,22 +112,18 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
     labels = sorted(set(train["label"]) | set(test["label"]))
     out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
     confusion = pd.DataFrame(columns=["actual", "predicted"])
-    review = pd.DataFrame(columns=["modality", "source_id", "frame", "instance", "label",
-                                   "predicted", "confidence"])
+    review = pd.DataFrame(columns=REVIEW_COLUMNS)
     if train["label"].nunique() < 2:
         out["skipped"] = "fewer than two labels in train"
         return Evaluation(out, confusion, review)
     x_train = train[cols].to_numpy(dtype=np.float64)
     y_train = train["label"].to_numpy()
+    folds = grouped_folds(y_train, train["group"].to_numpy(), params.cv_folds, params.seed)
     for name in params.models:
         model = make_model(name, params.seed)
         result: dict = {}
-        folds = grouped_folds(y_train, train["group"].to_numpy(), params.cv_folds, params.seed)
         if folds is not None:
-            pred = np.empty(len(y_train), dtype=object)
-            for fit_idx, held_idx in folds:
-                pred[held_idx] = clone(model).fit(x_train[fit_idx],
-                                                  y_train[fit_idx]).predict(x_train[held_idx])
+            pred, _ = out_of_fold(model, x_train, y_train, folds)
             result["cv"] = {"folds": len(folds), **scores(y_train, pred, labels)}
         fitted = clone(model).fit(x_train, y_train)
         if len(test):
@@ -140,18 +138,10 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
     return Evaluation(out, confusion, review)
 
 
-def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
-                 params: EvaluateParams) -> pd.DataFrame:
-    """Rows whose out-of-fold prediction is another label with probability >= the threshold."""
+def out_of_fold(model, x: np.ndarray, y: np.ndarray, folds) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's prediction and its probability from the fold that held it out."""
     from sklearn.base import clone
 
-    columns = ["modality", "source_id", "frame", "instance", "label", "predicted", "confidence"]
-    y = rows["label"].to_numpy()
-    folds = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
-    if folds is None:
-        return pd.DataFrame(columns=columns)
-    x = rows[cols].to_numpy(dtype=np.float64)
-    model = make_model(params.models[0], params.seed)
     best = np.empty(len(y), dtype=object)
     conf = np.zeros(len(y))
     for fit_idx, held_idx in folds:
@@ -159,10 +149,22 @@ def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
         proba = fitted.predict_proba(x[held_idx])
         best[held_idx] = fitted.classes_[proba.argmax(axis=1)]
         conf[held_idx] = proba.max(axis=1)
+    return best, conf
+
+
+def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
+                 params: EvaluateParams) -> pd.DataFrame:
+    """Rows whose out-of-fold prediction is another label with probability >= the threshold."""
+    y = rows["label"].to_numpy()
+    folds = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
+    if folds is None:
+        return pd.DataFrame(columns=REVIEW_COLUMNS)
+    x = rows[cols].to_numpy(dtype=np.float64)
+    best, conf = out_of_fold(make_model(params.models[0], params.seed), x, y, folds)
     flagged = (best != y) & (conf >= params.review_confidence)
     out = rows.loc[flagged, ["source_id", "frame", "instance", "label"]].assign(
         modality=modality, predicted=best[flagged], confidence=np.round(conf[flagged], ROUND))
-    return out[columns].sort_values(["confidence", "source_id", "frame", "instance"],
+    return out[REVIEW_COLUMNS].sort_values(["confidence", "source_id", "frame", "instance"],
                                      ascending=[False, True, True, True]).reset_index(drop=True)
 
 

@@ -104,13 +104,17 @@ def mirror(points: np.ndarray, left: np.ndarray, aspect: np.ndarray) -> np.ndarr
 def rotate_upright(points: np.ndarray) -> np.ndarray:
     """Rotate each hand in the image plane about its wrist so wrist -> middle MCP points up."""
     d = points[:, schema.MIDDLE_MCP, :2] - points[:, schema.WRIST, :2]
-    theta = -np.pi / 2 - np.arctan2(d[:, 1], d[:, 0])
-    c, s = np.cos(theta), np.sin(theta)
-    q = points - points[:, schema.WRIST:schema.WRIST + 1, :]
+    wrist = points[:, schema.WRIST:schema.WRIST + 1, :]
+    return _rotate_xy(points - wrist, -np.pi / 2 - np.arctan2(d[:, 1], d[:, 0])) + wrist
+
+
+def _rotate_xy(q: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Rotate each row's points by ``theta`` (radians) in the x-y plane about the origin."""
+    c, s = np.cos(theta)[:, None], np.sin(theta)[:, None]
     out = q.copy()
-    out[..., 0] = c[:, None] * q[..., 0] - s[:, None] * q[..., 1]
-    out[..., 1] = s[:, None] * q[..., 0] + c[:, None] * q[..., 1]
-    return out + points[:, schema.WRIST:schema.WRIST + 1, :]
+    out[..., 0] = c * q[..., 0] - s * q[..., 1]
+    out[..., 1] = s * q[..., 0] + c * q[..., 1]
+    return out
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -195,10 +199,7 @@ def normalize_face(points: np.ndarray, scheme: str, width: np.ndarray, height: n
     q = p - centre[:, None, :]
     if scheme == "interocular":
         roll = np.arctan2(left[:, 1] - right[:, 1], left[:, 0] - right[:, 0])
-        c, s = np.cos(-roll), np.sin(-roll)
-        out = q.copy()
-        out[..., 0] = c[:, None] * q[..., 0] - s[:, None] * q[..., 1]
-        out[..., 1] = s[:, None] * q[..., 0] + c[:, None] * q[..., 1]
+        out = _rotate_xy(q, -roll)
     else:
         if pose is None:
             raise ValueError("head_pose needs the facial transformation matrix of each row")

@@ -104,11 +104,10 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
         normed = normalize_face(pts, params.face_scheme, width, height, pose)
     kept = kept.copy()
     kept[list(schema.landmark_block(modality))] = normed.reshape(len(kept), -1)
-    with_velocities = params.velocities and not (
-        modality == "faces" and params.privacy == "blendshapes")
-    if with_velocities:
+    published = schema.published_columns(modality, params.privacy, params.velocities)
+    if set(schema.velocity_columns(modality)) <= set(published):
         kept = gaps.velocities(kept, modality)
-    kept = kept[schema.published_columns(modality, params.privacy, with_velocities)]
+    kept = kept[published]
     kept.attrs["gaps"] = stats
     gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(
         path="", modality=modality, stage="preprocess",
