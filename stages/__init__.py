@@ -5,3 +5,10 @@ Shared modules: :mod:`stages.schema` (column names, landmark names, reason codes
 writes, tables), :mod:`stages.media` (decoding), :mod:`stages.models` (the vendored MediaPipe
 models and landmarkers), :mod:`stages.progress` (progress lines) and :mod:`stages.normalize`.
 """
+
+import os as _os
+
+# FFmpeg (inside OpenCV) prints a line per undecodable packet; the ledger says it better.
+# LANDMARK_VERBOSE=1 shows the native libraries' lines (see stages.models).
+if _os.environ.get("LANDMARK_VERBOSE", "") in ("", "0"):
+    _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")

@@ -1,8 +1,10 @@
 """Ingest: inventory of the raw media, with hashes, decode checks, labels, groups and frames.
 
-Reads:   ``ingest.raw_dir`` laid out as ``<modality>/<label>/<file>`` (modality ``hands`` or
-         ``faces``), or a manifest CSV (``ingest.manifest``, else ``<raw_dir>/manifest.csv``
-         when present) with columns ``path, modality, label[, group, start_s, end_s]``.
+Reads:   ``data/interim/scan/files.csv`` (the listing of :mod:`stages.scan`, with every
+         file's sha256) and ``ingest.raw_dir`` laid out as ``<modality>/<label>/<file>``
+         (modality ``hands`` or ``faces``), or a manifest CSV (``ingest.manifest``, else
+         ``<raw_dir>/manifest.csv`` when present) with columns
+         ``path, modality, label[, group, start_s, end_s]``.
 Writes:  ``data/interim/ingest/items.csv`` (internal: one row per usable file or labelled video
          range, with its path), ``data/interim/ingest/frames.parquet`` (the frames to extract)
          and ``data/interim/ingest/ledger.csv`` (files that cannot be used, with reasons).
@@ -11,9 +13,9 @@ Params:  ``ingest`` (raw_dir, manifest, video_fps, id_salt, max_image_pixels).
 Ids are pseudonymous: ``source_id`` is a salted HMAC of the file's sha256, and a manifest
 ``group`` (often a person) is replaced by a salted HMAC of its name.
 
-Every file is read and hashed on every run. Its decode check (a full decode; every frame of a
-video) is cached under that hash (:mod:`stages.cache`), so a rebuild after adding files decodes
-only the new ones.
+Files are hashed by the scan stage. A file's decode check (a full decode; every frame of a
+video) is cached under its hash (:mod:`stages.cache`), so a rebuild after adding files decodes
+only the new ones. Broken links and unreadable files in the listing are ledgered.
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages import io, media, schema
+from stages import io, media, scan, schema
 from stages.cache import Cache
 from stages.cache import key as cache_key
 from stages.params import IngestParams
@@ -70,17 +71,21 @@ def pseudonym(salt: str, value: str, n: int = 16) -> str:
     return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()[:n]
 
 
-def walk_folders(raw_dir: Path) -> tuple[list[Entry], list[dict]]:
+def walk_folders(raw_dir: Path, listing: dict[str, scan.Record] | None = None
+                 ) -> tuple[list[Entry], list[dict]]:
     """Entries from a ``<modality>/<label>/<file>`` tree, sorted; plus ledger rows for strays.
 
-    Files below a label folder (at any depth) take that label. Files that are not below
-    ``<modality>/<label>/`` are ledgered as ``unlabelled``, never silently skipped.
+    ``listing`` is the scan stage's (default: scan ``raw_dir`` now). Files below a label folder
+    (at any depth) take that label. Files that are not below ``<modality>/<label>/`` are
+    ledgered as ``unlabelled``, never silently skipped.
     """
+    if listing is None:
+        listing = {r.path: r for r in scan.scan(raw_dir)}
     entries, ledger = [], []
-    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() or p.is_symlink()):
-        rel = path.relative_to(raw_dir)
+    for name in sorted(listing):
+        rel = Path(name)
         parts = rel.parts
-        if rel.as_posix() == MANIFEST_NAME or any(p.startswith(".") for p in parts):
+        if name == MANIFEST_NAME or any(p.startswith(".") for p in parts):
             continue
         if len(parts) < 3 or parts[0] not in MODALITIES:
             ledger.append(_ledger_row(
@@ -90,9 +95,10 @@ def walk_folders(raw_dir: Path) -> tuple[list[Entry], list[dict]]:
             ))
             continue
         entries.append(Entry(rel.as_posix(), parts[0], parts[1]))
+    labelled = {Path(e.path).parts[:2] for e in entries}
     for modality in MODALITIES:
         for folder in sorted((raw_dir / modality).glob("*/")):
-            if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+            if folder.is_dir() and (modality, folder.name) not in labelled:
                 log.warning("%s: empty label folder; nothing to ingest there", folder)
     return entries, ledger
 
@@ -151,8 +157,12 @@ def read_manifest(path: Path, raw_dir: Path) -> list[Entry]:
     return entries
 
 
-def discover(params: IngestParams) -> tuple[Path, list[Entry], list[dict]]:
-    """The raw folder, its entries (from the manifest or the folders) and stray-file ledger rows."""
+def discover(params: IngestParams, listing: dict[str, scan.Record] | None = None
+             ) -> tuple[Path, list[Entry], list[dict]]:
+    """The raw folder, its entries (from the manifest or the folders) and stray-file ledger rows.
+
+    ``listing``: the scan stage's listing of the folder (default: scan it now).
+    """
     raw_dir = Path(params.raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(
@@ -168,7 +178,7 @@ def discover(params: IngestParams) -> tuple[Path, list[Entry], list[dict]]:
     if manifest.is_file():
         log.info("labels from manifest %s", manifest)
         return raw_dir, read_manifest(manifest, raw_dir), []
-    entries, strays = walk_folders(raw_dir)
+    entries, strays = walk_folders(raw_dir, listing)
     return raw_dir, entries, strays
 
 
@@ -192,9 +202,14 @@ class _Probe:
 
 PROBE_NAMESPACE = "ingest-probe"
 
+#: The ledger reason of each scan status other than ``file``.
+_STATUS_REASON = {scan.DANGLING: Reason.BROKEN_LINK, scan.LOOP: Reason.BROKEN_LINK,
+                  scan.MISSING: Reason.MISSING_FILE, scan.UNREADABLE: Reason.UNREADABLE}
 
-def probe(path: Path, params: IngestParams, cache: Cache | None = None) -> _Probe:
-    """Hash and decode-check one file (the decode check is cached under the file's sha256).
+
+def probe(path: Path, params: IngestParams, cache: Cache | None = None,
+          rec: scan.Record | None = None) -> _Probe:
+    """Decode-check one file (cached under its sha256, from ``rec`` or hashed now).
 
     Raises:
         media.MediaError: the file cannot be used (with its ledger reason).
@@ -207,11 +222,10 @@ def probe(path: Path, params: IngestParams, cache: Cache | None = None) -> _Prob
             f"({' '.join(sorted(media.IMAGE_EXTENSIONS))}) or video "
             f"({' '.join(sorted(media.VIDEO_EXTENSIONS))}); convert it or remove it",
         )
-    if not path.exists():
-        raise media.MediaError(Reason.UNREADABLE,
-                               "dangling link or vanished file; fix or remove it")
-    size = os.path.getsize(path)
-    digest = media.sha256_file(path)
+    rec = rec or scan.record(path, path.name)
+    if rec.status != scan.FILE:
+        raise media.MediaError(_STATUS_REASON[rec.status], scan.ADVICE[rec.status])
+    size, digest = rec.bytes, rec.sha256
     cache = cache if cache is not None else Cache(None)
     k = cache_key(digest, kind, params.max_image_pixels if kind == "image" else None,
                   _PROBE_CODE)
@@ -247,9 +261,12 @@ _PROBE_CODE = hashlib.sha256(Path(media.__file__).read_bytes()
 
 
 def build_inventory(
-    raw_dir: Path, entries: list[Entry], params: IngestParams, cache: Cache | None = None
+    raw_dir: Path, entries: list[Entry], params: IngestParams, cache: Cache | None = None,
+    listing: dict[str, scan.Record] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Probe every entry's file once; return (items, frames, ledger rows).
+
+    ``listing``: the scan stage's records (sha256s); paths it lacks are hashed now.
 
     Duplicates (same bytes under another path) keep the first path in sorted order; the same
     bytes under two labels of one modality are a label conflict and all copies are ledgered.
@@ -259,7 +276,7 @@ def build_inventory(
     progress = Progress(len(paths), "ingest", log)
     for rel in paths:
         try:
-            probes[rel] = probe(raw_dir / rel, params, cache)
+            probes[rel] = probe(raw_dir / rel, params, cache, (listing or {}).get(rel))
         except media.MediaError as err:
             probes[rel] = err
             log.warning("%s: %s", raw_dir / rel, err)
@@ -350,9 +367,10 @@ def main() -> None:
 
     io.setup_logging()
     params = params_mod.load().ingest
-    raw_dir, entries, strays = discover(params)
+    listing = scan.read()
+    raw_dir, entries, strays = discover(params, listing)
     cache = Cache.from_env()
-    items, frames, ledger = build_inventory(raw_dir, entries, params, cache)
+    items, frames, ledger = build_inventory(raw_dir, entries, params, cache, listing)
     ledger = ledger_frame(strays + ledger)
     io.write_csv(items, OUT_DIR / "items.csv")
     io.write_parquet(frames, OUT_DIR / "frames.parquet")

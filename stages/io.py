@@ -14,9 +14,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is read: the scan stage starts faster
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def write_parquet(df: pd.DataFrame, path: Path | str) -> None:
 
 def read_table(path: Path | str) -> pd.DataFrame:
     """Read a CSV or Parquet table written by :func:`write_csv` / :func:`write_parquet`."""
+    import pandas as pd
+
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)

@@ -7,10 +7,10 @@ and what to do, and the stages turn that into a ledger row.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import os
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from stages.scan import sha256_file  # noqa: F401  (re-exported: media's one hash)
 from stages.schema import Reason
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -50,15 +51,6 @@ def media_kind(path: Path | str) -> str | None:
     if ext in VIDEO_EXTENSIONS:
         return "video"
     return None
-
-
-def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
-    """The hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def image_size(path: Path | str | BinaryIO) -> tuple[int, int]:
@@ -159,8 +151,10 @@ def probe_video(path: Path | str) -> VideoInfo:
         MediaError: empty file, not a video, or no decodable frame.
     """
     path = Path(path)
-    if os.path.getsize(path) == 0:
+    size = os.path.getsize(path)
+    if size == 0:
         raise MediaError(Reason.EMPTY_FILE, "empty file (0 bytes); re-export it or remove it")
+    _check_container(path, size)
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -184,6 +178,47 @@ def probe_video(path: Path | str) -> VideoInfo:
     if not math.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = 30.0  # a container without a usable rate: timestamps assume 30 fps
     return VideoInfo(n_frames=n, fps=fps, width=width, height=height)
+
+
+def _check_container(path: Path, size: int) -> None:
+    """Refuse an AVI or MP4/MOV whose structure runs past the end of the file (cut short).
+
+    AVI: the RIFF header's length. MP4/MOV: the top-level boxes, and the ``moov`` index that a
+    recording cut short never got. Other containers are left to the decoder.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] == b"RIFF" and len(head) >= 8:
+            declared = 8 + struct.unpack("<I", head[4:8])[0]
+            if declared > size:
+                kind = f"AVI (its header says {declared} bytes, the file has {size})"
+            else:
+                return
+        elif head[4:8] == b"ftyp":
+            pos, boxes, kind = 0, set(), None
+            while pos + 8 <= size:
+                f.seek(pos)
+                hdr = f.read(16)
+                n, box = struct.unpack(">I4s", hdr[:8])
+                if n == 1 and len(hdr) == 16:
+                    n = struct.unpack(">Q", hdr[8:16])[0]
+                elif n == 0:
+                    n = size - pos
+                if n < 8:
+                    return  # not a box structure this check understands: the decoder decides
+                if pos + n > size:
+                    kind = f"MP4 (its {box.decode('latin-1')!r} box runs past the end)"
+                    break
+                boxes.add(box)
+                pos += n
+            if kind is None and b"moov" not in boxes:
+                kind = "MP4 (no 'moov' index box: the recording was not finished)"
+            if kind is None:
+                return
+        else:
+            return
+    raise MediaError(Reason.TRUNCATED, f"truncated {kind}: the file was cut short; "
+                     "copy or export it again")
 
 
 def sample_frames(

@@ -146,6 +146,8 @@ class Reason(enum.StrEnum):
     UNLABELLED = "unlabelled"
     UNSUPPORTED_EXTENSION = "unsupported_extension"
     UNREADABLE = "unreadable"
+    BROKEN_LINK = "broken_link"  # a dangling symbolic link or a link loop
+    MISSING_FILE = "missing_file"  # a manifest row whose file is not there
     EMPTY_FILE = "empty_file"
     TRUNCATED = "truncated"
     NO_FRAMES = "no_frames"

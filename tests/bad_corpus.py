@@ -9,7 +9,6 @@ is found in it is the landmarker's business: ``"used"`` accepts either).
 from __future__ import annotations
 
 import io
-import os
 import struct
 import zlib
 from pathlib import Path
@@ -33,9 +32,9 @@ def _png_bomb(path: Path, side: int = 20_000) -> None:
                      + chunk(b"IEND", b""))
 
 
-def _video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> None:
+def _video(path: Path, frames: list[np.ndarray], fps: float = 10.0, fourcc: str = "MJPG") -> None:
     h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     for f in frames:
         out.write(f)
     out.release()
@@ -94,9 +93,22 @@ def make(root: Path, good: Path) -> dict[str, str]:
     at = data.find(b"avih") + 8 + 16  # dwTotalFrames
     data[at:at + 4] = struct.pack("<I", 99)  # the container now claims 99 frames
     put("hands/ok/wrong_count.avi", bytes(data), "used")
-    put("hands/ok/truncated.avi", avi.read_bytes()[:2000], "used_or_no_frames")
-    put("hands/ok/no_frames.mp4", b"\x00\x00\x00\x18ftypmp42" + os.urandom(64),
-        "no_frames_or_unreadable")
+    put("hands/ok/truncated.avi", avi.read_bytes()[:2000], "truncated")
+    mp4 = put("hands/ok/clip.mp4", None, "used")
+    _video(mp4, clip, fourcc="mp4v")
+    put("hands/ok/truncated.mp4", mp4.read_bytes()[: mp4.stat().st_size // 2], "truncated")
+    # A well-formed AVI whose frames hold no picture: opens, but no frame decodes.
+    data = bytearray(avi.read_bytes())
+    at = 0
+    while (at := data.find(b"00dc", at) + 1) > 0:
+        size = struct.unpack("<I", data[at + 3:at + 7])[0]
+        data[at + 7:at + 7 + size] = bytes(size)
+    put("hands/ok/no_frames.avi", bytes(data), "no_frames")
+    put("hands/ok/not_a_video.mp4", b"<html>an error page saved as a video</html>\n",
+        "unreadable")
+    # A very large (but valid) photo: refused by ingest.max_image_pixels before decoding.
+    put("hands/ok/huge.jpg", cv2.imencode(".jpg", np.zeros((7000, 6000), np.uint8))[1].tobytes(),
+        "too_large")
     for i, name in enumerate((" spaced name .jpg", "ünïcødé ✋.jpg", "-rf --all.jpg")):
         put(f"hands/odd names/{name}",
             cv2.imencode(".jpg", np.roll(bgr, 5 * (i + 1), axis=0))[1].tobytes(), "used")
@@ -104,9 +116,9 @@ def make(root: Path, good: Path) -> dict[str, str]:
     loop_b = root / "hands/ok/loop_b.jpg"
     loop_a.symlink_to(loop_b.name)
     loop_b.symlink_to(loop_a.name)
-    expected["hands/ok/loop_a.jpg"] = expected["hands/ok/loop_b.jpg"] = "unreadable"
+    expected["hands/ok/loop_a.jpg"] = expected["hands/ok/loop_b.jpg"] = "broken_link"
     (root / "hands/ok/dangling.jpg").symlink_to("nowhere.jpg")
-    expected["hands/ok/dangling.jpg"] = "unreadable"
+    expected["hands/ok/dangling.jpg"] = "broken_link"
     flipped = cv2.imencode(".jpg", cv2.flip(bgr, 1))[1].tobytes()
     put("hands/left/both.jpg", flipped, "label_conflict")
     put("hands/right/both.jpg", flipped, "label_conflict")

@@ -38,14 +38,7 @@ def test_every_file_is_used_or_ledgered_with_its_reason(outcome):
     wrong = {}
     for rel, want in expected.items():
         got = ledgered.get(rel, "used" if rel in used else "MISSING")
-        if want == "no_detection":
-            ok = rel in no_detection
-        elif want == "used_or_no_frames":
-            ok = got in ("used", "no_frames", "unreadable")
-        elif want == "no_frames_or_unreadable":
-            ok = got in ("no_frames", "unreadable")
-        else:
-            ok = got == want
+        ok = rel in no_detection if want == "no_detection" else got == want
         if not ok:
             wrong[rel] = (want, got)
     assert wrong == {}

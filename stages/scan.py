@@ -1,0 +1,230 @@
+"""Scan: a content listing of the raw folder, the only stage that walks it.
+
+Reads:   every entry below ``ingest.raw_dir`` (symbolic links followed; hidden names skipped)
+         and the manifest ``ingest.manifest`` when set.
+Writes:  ``data/interim/scan/files.csv``: ``path, status, bytes, sha256`` sorted by path, where
+         ``status`` is ``file``, ``dangling_link``, ``link_loop``, ``missing`` (a manifest
+         path that is not there) or ``unreadable``.
+Params:  ``ingest.raw_dir``, ``ingest.manifest``.
+
+Why a stage of its own: DVC hashes a dependency folder itself, and a dangling symbolic link or
+a link loop anywhere in it stops ``dvc repro`` with a traceback before any stage runs. So no
+stage depends on the raw folder; this one runs on every ``dvc repro`` (``always_changed``) and
+writes what is there, content only (no times, no inodes), so its output and ``dvc.lock`` change
+exactly when a file's bytes, name or status change, and unchanged stages downstream are skipped.
+
+Hashes are memoized like DVC's own state database, by the file's device, inode, size, mtime
+and ctime (``hashes.sqlite`` in the cache folder of :mod:`stages.cache`), so a run reads only
+new or modified files. A rewrite that keeps size and mtime still changes ctime; files touched
+in the last two seconds are not memoized (a rewrite within the timestamp granularity).
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import io
+import logging
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from stages.cache import default_root
+
+log = logging.getLogger("scan")
+
+OUT = Path("data/interim/scan/files.csv")
+COLUMNS = ("path", "status", "bytes", "sha256")
+
+FILE = "file"
+DANGLING = "dangling_link"
+LOOP = "link_loop"
+MISSING = "missing"
+UNREADABLE = "unreadable"
+
+#: Files modified this recently are hashed again next time rather than memoized.
+RACY_SECONDS = 2.0
+
+#: What each status means to the person who owns the folder.
+ADVICE = {
+    DANGLING: "a symbolic link to nothing; fix its target or remove it",
+    LOOP: "a symbolic link loop; fix the links or remove them",
+    MISSING: "no such file; fix the path in the manifest or restore the file",
+    UNREADABLE: "cannot be read; check its permissions or remove it",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One listed path: its status, and for readable files their size and sha256."""
+
+    path: str  # relative to raw_dir, POSIX separators
+    status: str
+    bytes: int = 0
+    sha256: str = ""
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class HashMemo:
+    """sha256 by (real path, device, inode, size, mtime, ctime); ``None`` root: no memo."""
+
+    def __init__(self, root: Path | None):
+        self.db = None
+        self.hits = 0
+        if root is not None:
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(root / "hashes.sqlite", timeout=60)
+                self.db.execute("CREATE TABLE IF NOT EXISTS sha (key TEXT PRIMARY KEY, "
+                                "sha256 TEXT NOT NULL)")
+            except sqlite3.Error as err:  # a broken memo costs time, never correctness
+                log.warning("hash memo unavailable (%s); hashing every file", err)
+                self.db = None
+
+    @staticmethod
+    def _key(path: Path, st: os.stat_result) -> str:
+        return "\0".join(map(str, (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size,
+                                   st.st_mtime_ns, st.st_ctime_ns)))
+
+    def sha256(self, path: Path, st: os.stat_result) -> str:
+        """The sha256 of ``path`` whose stat is ``st``: from the memo, else read now."""
+        if self.db is None:
+            return sha256_file(path)
+        k = self._key(path, st)
+        row = self.db.execute("SELECT sha256 FROM sha WHERE key = ?", (k,)).fetchone()
+        if row:
+            self.hits += 1
+            return row[0]
+        digest = sha256_file(path)
+        # Remember only files unchanged while read and not touched in the last RACY_SECONDS:
+        # a rewrite within the file system's timestamp granularity would keep every field
+        # of the key (git's "racily clean" problem).
+        recent = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_SECONDS * 1e9
+        if not recent and self._key(path, os.stat(path)) == k:
+            self.db.execute("INSERT OR REPLACE INTO sha VALUES (?, ?)", (k, digest))
+        return digest
+
+    def close(self) -> None:
+        """Commit what was learned."""
+        if self.db is not None:
+            self.db.commit()
+            self.db.close()
+
+
+def record(path: Path, rel: str, memo: HashMemo | None = None) -> Record:
+    """The :class:`Record` of one path (following symbolic links)."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return Record(rel, UNREADABLE)
+        digest = memo.sha256(path, st) if memo else sha256_file(path)
+        return Record(rel, FILE, st.st_size, digest)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return Record(rel, LOOP)
+        if err.errno == errno.ENOENT:
+            return Record(rel, DANGLING if os.path.islink(path) else MISSING)
+        return Record(rel, UNREADABLE)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link loop: listed as a file, whose stat says why
+        return False
+
+
+def _walk(root: Path, rel: tuple[str, ...], ancestors: frozenset
+          ) -> Iterator[tuple[Path, str, bool]]:
+    """``(path, relative path, is a directory loop)`` of every non-directory below ``root``."""
+    here = root.joinpath(*rel)
+    try:
+        with os.scandir(here) as it:
+            names = sorted((e.name, _is_dir(e)) for e in it if not e.name.startswith("."))
+    except OSError:
+        yield here, "/".join(rel), False  # listed as unreadable
+        return
+    for name, is_dir in names:
+        path = here / name
+        sub = (*rel, name)
+        if is_dir:
+            try:
+                st = os.stat(path)
+            except OSError:
+                yield path, "/".join(sub), False
+                continue
+            ident = (st.st_dev, st.st_ino)
+            if ident in ancestors:  # a link back up the tree: listed once, not followed
+                yield path, "/".join(sub), True
+                continue
+            yield from _walk(root, sub, ancestors | {ident})
+        else:
+            yield path, "/".join(sub), False
+
+
+def scan(raw_dir: Path, memo: HashMemo | None = None, extra: tuple[str, ...] = ()) -> list[Record]:
+    """Records of every file below ``raw_dir`` (plus ``extra`` paths relative to it), sorted."""
+    st = os.stat(raw_dir)
+    records = {}
+    for path, rel, is_loop in _walk(raw_dir, (), frozenset({(st.st_dev, st.st_ino)})):
+        records[rel] = Record(rel, LOOP) if is_loop else record(path, rel, memo)
+    for rel in extra:
+        if rel not in records and os.path.lexists(raw_dir / rel):
+            records[rel] = record(raw_dir / rel, rel, memo)
+    return [records[k] for k in sorted(records)]
+
+
+def to_csv(records: list[Record]) -> str:
+    """The listing as the stage's CSV text."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows((r.path, r.status, r.bytes, r.sha256) for r in records)
+    return buf.getvalue()
+
+
+def read(path: Path | str = OUT) -> dict[str, Record]:
+    """The listing written by the stage, by relative path."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return {row["path"]: Record(row["path"], row["status"], int(row["bytes"]), row["sha256"])
+                for row in csv.DictReader(f)}
+
+
+def main() -> None:
+    """Entry point of the ``scan`` stage."""
+    from stages import io as io_mod
+    from stages import params as params_mod
+
+    io_mod.setup_logging()
+    params = params_mod.load().ingest
+    raw_dir = Path(params.raw_dir)
+    if not raw_dir.is_dir():
+        raise SystemExit(
+            f"{raw_dir}: ingest.raw_dir is not a folder; point it at your media "
+            "(`dvc exp run -S ingest.raw_dir=...`) or fetch the sample "
+            "(`python3.11 dev.py sample`)")
+    memo = HashMemo(default_root())
+    with closing(memo):
+        records = scan(raw_dir, memo, (params.manifest,) if params.manifest else ())
+    io_mod.write_text(to_csv(records), OUT)
+    bad = sum(r.status != FILE for r in records)
+    log.info("%d files under %s (%d hashed, %d from the memo), %d broken links or unreadable",
+             len(records) - bad, raw_dir, len(records) - bad - memo.hits, memo.hits, bad)
+
+
+if __name__ == "__main__":
+    main()

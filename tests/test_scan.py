@@ -1,0 +1,67 @@
+"""The scan stage: what is in the raw folder, broken links included, hashed once per content."""
+
+import hashlib
+import os
+import time
+
+from stages import scan
+
+
+def test_links_loops_and_hidden_files(tmp_path):
+    (tmp_path / "hands/rock").mkdir(parents=True)
+    (tmp_path / "hands/rock/a.jpg").write_bytes(b"abc")
+    (tmp_path / "hands/rock/.DS_Store").write_bytes(b"x")
+    (tmp_path / "hands/rock/alias.jpg").symlink_to("a.jpg")
+    (tmp_path / "hands/rock/dangling.jpg").symlink_to("nowhere.jpg")
+    (tmp_path / "hands/rock/loop1.jpg").symlink_to("loop2.jpg")
+    (tmp_path / "hands/rock/loop2.jpg").symlink_to("loop1.jpg")
+    (tmp_path / "hands/rock/up").symlink_to("..", target_is_directory=True)  # a folder loop
+    records = {r.path: r for r in scan.scan(tmp_path)}
+    sha = hashlib.sha256(b"abc").hexdigest()
+    assert records == {
+        "hands/rock/a.jpg": scan.Record("hands/rock/a.jpg", scan.FILE, 3, sha),
+        "hands/rock/alias.jpg": scan.Record("hands/rock/alias.jpg", scan.FILE, 3, sha),
+        "hands/rock/dangling.jpg": scan.Record("hands/rock/dangling.jpg", scan.DANGLING),
+        "hands/rock/loop1.jpg": scan.Record("hands/rock/loop1.jpg", scan.LOOP),
+        "hands/rock/loop2.jpg": scan.Record("hands/rock/loop2.jpg", scan.LOOP),
+        "hands/rock/up": scan.Record("hands/rock/up", scan.LOOP),
+    }
+
+
+def test_listing_round_trips_through_csv(tmp_path):
+    (tmp_path / "b c.jpg").write_bytes(b"1")
+    (tmp_path / "ä,\"q\".png").write_bytes(b"22")
+    records = scan.scan(tmp_path)
+    out = tmp_path / "files.csv"
+    out.write_text(scan.to_csv(records), encoding="utf-8")
+    assert list(scan.read(out).values()) == records
+
+
+def test_memo_skips_unchanged_files_and_sees_a_same_size_same_mtime_rewrite(tmp_path,
+                                                                           monkeypatch):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    f = raw / "a.jpg"
+    f.write_bytes(b"first")
+    memo = scan.HashMemo(tmp_path / "cache")
+    for _ in range(2):  # just written: racy, so hashed both times
+        assert scan.scan(raw, memo)[0].sha256 == hashlib.sha256(b"first").hexdigest()
+    assert memo.hits == 0
+    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    for _ in range(2):
+        assert scan.scan(raw, memo)[0].sha256 == hashlib.sha256(b"first").hexdigest()
+    assert memo.hits == 1
+    st = f.stat()
+    time.sleep(0.05)  # beyond the file system's timestamp granularity
+    f.write_bytes(b"other")  # same name, same size, and the old mtime put back
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_mtime_ns == st.st_mtime_ns
+    assert scan.scan(raw, memo)[0].sha256 == hashlib.sha256(b"other").hexdigest()
+    assert memo.hits == 1
+    memo.close()
+
+
+def test_manifest_path_that_is_missing(tmp_path):
+    records = scan.scan(tmp_path, None, ("lists/manifest.csv",))
+    assert records == []  # only paths that exist (links included) are listed
+    assert scan.record(tmp_path / "gone.jpg", "gone.jpg").status == scan.MISSING
