@@ -3,7 +3,8 @@
 A result is stored under the sha256 of everything that decides it: the file's own sha256 (never
 its name or label), the code and model digests and the params that matter. So renaming or
 relabelling a file finds its entry, and any change that could alter a result misses it. Entries
-are ``.npz`` files (no pickles) written atomically, so concurrent runs and interrupted runs are
+are ``.npz`` files (no pickles) written atomically (through ``tmp/``, where the first write of
+each process removes what killed processes left), so concurrent runs and interrupted runs are
 safe; a corrupt entry is treated as missing and replaced.
 
 The cache only memoizes: a stage computes the same bytes with or without it, and DVC still
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from stages import io
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class Cache:
     def __init__(self, root: Path | str | None):
         self.root = Path(root) if root is not None else None
         self.hits = self.misses = 0
+        self._swept = False
 
     @classmethod
     def from_env(cls) -> Cache:
@@ -98,7 +102,12 @@ class Cache:
         path = self._path(namespace, k)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+            tmp_dir = self.root / "tmp"  # one folder (same file system) to sweep after a kill
+            if not self._swept:
+                tmp_dir.mkdir(exist_ok=True)
+                io.sweep_stale_temps(tmp_dir)
+                self._swept = True
+            fd, tmp = tempfile.mkstemp(prefix=io.temp_prefix(path.name), dir=tmp_dir)
             try:
                 with os.fdopen(fd, "wb") as f:
                     np.savez(f, allow_pickle=False, **arrays)

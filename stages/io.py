@@ -3,6 +3,13 @@
 Every artifact is written to a temporary file in its destination folder and moved into place
 with ``os.replace``: an interrupted run leaves either the old file or the new one, never half of
 one. CSV floats use one fixed format so that the same values give the same bytes.
+
+Temporary files are named ``.tmp-<pid>-<name>.<random>``. A process killed outright (SIGKILL,
+power loss) cannot remove its own, so every write first removes those of dead processes in its
+folder: the rerun that replaces an artifact also sweeps what the killed run left beside it.
+
+Fault injection for the interruption tests: with ``LANDMARK_FAILPOINT=<file name>`` a process
+SIGKILLs itself after writing that file's temporary copy and before moving it into place.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,15 +33,52 @@ FLOAT_FORMAT = "%.6f"
 TMP_PREFIX = ".tmp-"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_stale_temps(folder: Path | str) -> int:
+    """Remove the temporary files that dead processes left in ``folder``; return how many."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as it:
+        for entry in it:
+            if not entry.name.startswith(TMP_PREFIX):
+                continue
+            pid = entry.name[len(TMP_PREFIX):].partition("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
+
+
+def temp_prefix(name: str) -> str:
+    """The prefix of this process's temporary files for a destination called ``name``."""
+    return f"{TMP_PREFIX}{os.getpid()}-{name}."
+
+
+def _failpoint(path: Path) -> None:
+    if os.environ.get("LANDMARK_FAILPOINT") == path.name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
+    sweep_stale_temps(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        _failpoint(path)
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -262,14 +262,30 @@ def load(path: Path | str = PARAMS_FILE, overrides: dict[str, Any] | None = None
 RUN_ONLY_KEYS = ("extract.workers", "extract.executor", "extract.chunk_size", "extract.dask")
 
 
+#: Shown as this in published provenance: the salt would let anyone holding a photo recompute
+#: its pseudonymous id, and an absolute path often names a person (``/home/jane/...``).
+REDACTED = "<not published>"
+
+
 def dataset_params_text(path: Path | str = PARAMS_FILE) -> str:
-    """``params.yaml`` without :data:`RUN_ONLY_KEYS`: every parameter that shapes the dataset."""
+    """``params.yaml`` without :data:`RUN_ONLY_KEYS`: every parameter that shapes the dataset.
+
+    For publication: ``ingest.id_salt`` and absolute ``ingest.raw_dir`` / ``ingest.manifest``
+    paths read :data:`REDACTED`.
+    """
     cfg = OmegaConf.load(path)
     for dotted in RUN_ONLY_KEYS:
         parent, _, leaf = dotted.rpartition(".")
         node = OmegaConf.select(cfg, parent) if parent else cfg
         if node is not None and leaf in node:
             del node[leaf]
+    ingest = cfg.get("ingest") or {}
+    if "id_salt" in ingest:
+        ingest["id_salt"] = REDACTED
+    for key in ("raw_dir", "manifest"):
+        value = ingest.get(key)
+        if value is not None and (Path(str(value)).is_absolute() or ".." in Path(str(value)).parts):
+            ingest[key] = REDACTED
     return OmegaConf.to_yaml(cfg)
 
 

@@ -127,3 +127,19 @@ def make(root: Path, good: Path) -> dict[str, str]:
     put("hands/=weird? label!/good_again.jpg", cv2.imencode(".jpg", bgr[::-1])[1].tobytes(),
         "used")
     return expected
+
+
+def mismatches(expected: dict[str, str], used: set[str], ledgered: dict[str, str],
+               no_detection: set[str]) -> dict[str, tuple[str, str]]:
+    """``{path: (expected, got)}`` for every corpus file whose outcome is not the expected one.
+
+    ``used``: paths ingest passed on; ``ledgered``: ``{path: reason}`` of ingest's ledger;
+    ``no_detection``: paths extract ledgered as such.
+    """
+    wrong = {}
+    for rel, want in expected.items():
+        got = ledgered.get(rel, "used" if rel in used else "MISSING")
+        ok = rel in no_detection if want == "no_detection" else got == want
+        if not ok:
+            wrong[rel] = (want, got)
+    return wrong

@@ -33,15 +33,8 @@ def test_at_least_twenty_kinds(outcome):
 def test_every_file_is_used_or_ledgered_with_its_reason(outcome):
     expected, items, ingest_ledger, extract_ledger, _ = outcome
     ledgered = dict(zip(ingest_ledger["path"], ingest_ledger["reason"], strict=True))
-    used = set(items["path"])
     no_detection = set(extract_ledger.loc[extract_ledger["reason"] == "no_detection", "path"])
-    wrong = {}
-    for rel, want in expected.items():
-        got = ledgered.get(rel, "used" if rel in used else "MISSING")
-        ok = rel in no_detection if want == "no_detection" else got == want
-        if not ok:
-            wrong[rel] = (want, got)
-    assert wrong == {}
+    assert bad_corpus.mismatches(expected, set(items["path"]), ledgered, no_detection) == {}
 
 
 def test_ledger_details_say_what_to_do_without_paths(outcome):

@@ -74,3 +74,16 @@ def test_report_declares_every_param_that_shapes_the_dataset_and_no_run_only_key
     for name, stage in stages.items():
         assert not run_only & set(stage.get("params", [])), name
     assert "workers" not in params_mod.dataset_params_text()
+
+
+def test_published_params_hide_the_salt_and_absolute_paths(tmp_path):
+    text = (ROOT / "params.yaml").read_text()
+    assert "id_salt: landmark-datasets" in text
+    shown = params_mod.dataset_params_text(ROOT / "params.yaml")
+    assert "id_salt: <not published>" in shown
+    assert "raw_dir: data/raw" in shown  # inside the repository: harmless and useful
+    moved = tmp_path / "params.yaml"
+    moved.write_text(text.replace("raw_dir: data/raw", "raw_dir: /home/jane.doe/photos"))
+    shown = params_mod.dataset_params_text(moved)
+    assert "jane" not in shown
+    assert "raw_dir: <not published>" in shown

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests import bad_corpus
 from tests.conftest import ROOT, SAMPLE, TESTDATA
 
 pytestmark = pytest.mark.slow
@@ -140,6 +143,57 @@ def test_second_repro_does_nothing_and_forced_repro_is_byte_identical(repo):
     assert digests(repo) == before
 
 
+def _temps(*roots: Path) -> list[str]:
+    return sorted(str(p) for r in roots for p in r.rglob(".tmp-*") if ".dvc" not in p.parts)
+
+
+def _everything(root: Path) -> dict[str, str]:
+    out = digests(root)
+    out.update((str(p.relative_to(root)), hashlib.sha256(p.read_bytes()).hexdigest())
+               for p in sorted((root / "data/interim").rglob("*")) if p.is_file())
+    out["dvc.lock"] = hashlib.sha256((root / "dvc.lock").read_bytes()).hexdigest()
+    return out
+
+
+def test_sigkill_mid_stage_then_rerun_gives_the_same_bytes(repo, tmp_path):
+    """SIGKILL halfway through extract (cold cache), and in every stage between writing an
+    artifact and moving it into place; each rerun gives the uninterrupted build's bytes."""
+    dvc("repro", cwd=repo)
+    before = _everything(repo)
+    assert len(before) >= 30
+    cache = tmp_path / "cache"  # cold: extraction takes long enough to be interrupted
+    env = {**ENV, "LANDMARK_CACHE_DIR": str(cache)}
+    with open(tmp_path / "log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-f", "-s", "extract"],
+                                cwd=repo, env=env, stdout=log, stderr=log, start_new_session=True)
+        while len(list(cache.glob("extract*/*/*.npz"))) < 3:  # a few items done, most not
+            assert proc.poll() is None, (tmp_path / "log").read_text()
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (repo / "data/interim/extract/hands.parquet").exists()  # killed mid-stage
+    left = _temps(repo / "data", cache)
+    assert left  # the killed run's half-written table and cache entries
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=env,
+                          capture_output=True, text=True, check=True)
+    assert "Running stage 'extract'" in proc.stdout
+    assert _everything(repo) == before
+    assert _temps(repo, cache) == []
+
+    for stage, artifact in [("scan", "files.csv"), ("ingest", "items.csv"),
+                            ("extract", "faces.parquet"), ("preprocess", "hands.parquet"),
+                            ("validate", "validation.json"), ("split", "train.csv"),
+                            ("evaluate", "evaluation.json"), ("report", "quality.md")]:
+        killed = {**env, "LANDMARK_FAILPOINT": artifact}
+        proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "-f", "-s", stage],
+                              cwd=repo, env=killed, capture_output=True, text=True)
+        assert proc.returncode != 0, stage
+        assert any(artifact in t for t in _temps(repo)), stage  # killed before the rename
+        dvc("repro", cwd=repo)
+        assert _everything(repo) == before, stage
+        assert _temps(repo, cache) == [], stage
+
+
 def test_a_preprocess_change_reruns_no_extraction(repo):
     params = repo / "params.yaml"
     original = params.read_text()
@@ -169,7 +223,9 @@ def test_validation_failure_fails_the_build(repo):
         dvc("repro", cwd=repo)
 
 
-def test_exp_run_on_another_folder(repo, tmp_path):
+def test_exp_run_on_another_folder_with_bad_inputs(repo, tmp_path):
+    """`dvc exp run` on good media mixed with the bad-input corpus: the build finishes, every
+    file is in the tables or the ledger with its reason, and the report counts the reasons."""
     if not (TESTDATA / "README.md").is_file():
         pytest.skip("real test media not found")
     picks = {"hands/paper": 3, "hands/scissors": 3, "hands/no_hand": 2, "faces/happiness": 3,
@@ -178,16 +234,51 @@ def test_exp_run_on_another_folder(repo, tmp_path):
         # a label a spreadsheet would run as a formula: published neutralized (CSV injection)
         dest = tmp_path / folder.replace("faces/neutral", "faces/@neutral")
         dest.mkdir(parents=True)
-        for f in sorted((TESTDATA / folder).iterdir())[:n]:
+        for f in sorted((TESTDATA / folder).iterdir())[1:n + 1]:
             shutil.copy(f, dest / f.name)
+    expected = bad_corpus.make(tmp_path, sorted((TESTDATA / "hands/paper").iterdir())[0])
     dvc("exp", "run", "-S", f"ingest.raw_dir={tmp_path}", cwd=repo)
+
     hands = pd.concat(pd.read_csv(p) for p in (repo / "data/dataset/hands").glob("*.csv"))
     faces = pd.concat(pd.read_csv(p) for p in (repo / "data/dataset/faces").glob("*.csv"))
-    assert hands.groupby("label").size().to_dict() == {"paper": 3, "scissors": 3}
+    assert hands.groupby("label").size().to_dict() == {
+        "paper": 3, "scissors": 3, "ok": 35, "odd names": 3, "'=weird? label!": 1}
     assert faces.groupby("label").size().to_dict() == {"happiness": 3, "'@neutral": 3}
-    assert "(CSV injection): 1 such labels here" in (repo / "reports/quality.md").read_text()
+    quality = (repo / "reports/quality.md").read_text()
+    assert "(CSV injection): 2 such labels here" in quality
+
+    interim = repo / "data/interim"
+    items = pd.read_csv(interim / "ingest/items.csv")
+    ingest_ledger = pd.read_csv(interim / "ingest/ledger.csv")
+    extract_ledger = pd.read_csv(interim / "extract/ledger.csv")
+    no_detection = set(extract_ledger.loc[extract_ledger["reason"] == "no_detection", "path"])
+    ledgered = dict(zip(ingest_ledger["path"], ingest_ledger["reason"], strict=True))
+    assert bad_corpus.mismatches(expected, set(items["path"]), ledgered, no_detection) == {}
+
     ledger = pd.read_csv(repo / "data/dataset/ledger.csv")
-    assert ledger.groupby("reason").size().to_dict() == {"no_detection": 2}
+    counts = ledger.groupby(["stage", "reason"]).size().to_dict()
+    assert counts == {
+        ("extract", "no_detection"): 4, ("ingest", "broken_link"): 3, ("ingest", "duplicate"): 1,
+        ("ingest", "empty_file"): 1, ("ingest", "label_conflict"): 2, ("ingest", "no_frames"): 1,
+        ("ingest", "too_large"): 2, ("ingest", "truncated"): 4, ("ingest", "unreadable"): 2,
+        ("ingest", "unsupported_extension"): 1}
+    for (stage, reason), n in counts.items():  # the report's table of reasons
+        assert f"| {stage} | {reason} | {n} |" in quality
+
+    # Media named after people (the face photos carry their names): no name, no file name and
+    # no path in any published table or in the report.
+    people = {f.stem.rsplit("_", 1)[0] for f in tmp_path.glob("faces/*/*")}
+    assert len(people) == 6
+    needles = {n.lower() for p in people for n in (p, p.replace("_", " "))}
+    needles |= {f.name.lower() for f in tmp_path.rglob("*") if f.is_file() or f.is_symlink()}
+    needles.add(str(tmp_path).lower())
+    published = [p for d in ("data/dataset", "reports") for p in (repo / d).rglob("*")
+                 if p.suffix in (".csv", ".md", ".json")]
+    assert len(published) >= 12
+    for path in published:
+        text = path.read_text(encoding="utf-8").lower()
+        leaked = sorted(n for n in needles if n in text)
+        assert not leaked, f"{path.relative_to(repo)} mentions {leaked}"
 
 
 def test_pr_comment_on_a_before_after_pair_of_builds(repo):
