@@ -58,6 +58,12 @@ def sweep_stale_temps(folder: Path | str) -> int:
     return removed
 
 
+def sweep_stale_temps_below(*roots: Path | str) -> int:
+    """:func:`sweep_stale_temps` in every folder below ``roots``; return how many went."""
+    return sum(sweep_stale_temps(d) for r in roots if Path(r).is_dir()
+               for d in (Path(r), *(p for p in Path(r).rglob("*") if p.is_dir())))
+
+
 def temp_prefix(name: str) -> str:
     """The prefix of this process's temporary files for a destination called ``name``."""
     return f"{TMP_PREFIX}{os.getpid()}-{name}."

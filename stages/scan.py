@@ -40,6 +40,8 @@ from stages.cache import default_root
 log = logging.getLogger("scan")
 
 OUT = Path("data/interim/scan/files.csv")
+#: Where the pipeline writes (stale temporary files of killed runs are swept here).
+SWEPT = (Path("data/interim"), Path("data/dataset"), Path("reports"))
 COLUMNS = ("path", "status", "bytes", "sha256")
 
 FILE = "file"
@@ -217,7 +219,13 @@ def main() -> None:
             f"{raw_dir}: ingest.raw_dir is not a folder; point it at your media "
             "(`dvc exp run -S ingest.raw_dir=...`) or fetch the sample "
             "(`python3.11 dev.py sample`)")
-    memo = HashMemo(default_root())
+    # The first stage of every `dvc repro`: it sweeps what killed runs left behind, which no
+    # rerun would otherwise replace when DVC restores outputs from its cache.
+    cache_root = default_root()
+    swept = io_mod.sweep_stale_temps_below(*SWEPT, *([cache_root / "tmp"] if cache_root else []))
+    if swept:
+        log.info("removed %d temporary files of interrupted runs", swept)
+    memo = HashMemo(cache_root)
     with closing(memo):
         records = scan(raw_dir, memo, (params.manifest,) if params.manifest else ())
     io_mod.write_text(to_csv(records), OUT)
