@@ -12,3 +12,10 @@ import os as _os
 # LANDMARK_VERBOSE=1 shows the native libraries' lines (see stages.models).
 if _os.environ.get("LANDMARK_VERBOSE", "") in ("", "0"):
     _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+class UserError(Exception):
+    """Bad input or setup, not a bug: the message names the file or key and what to do.
+
+    Stage entry points (:func:`stages.io.run_stage`) print it without a traceback.
+    """

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import io, media, scan, schema
+from stages import UserError, io, media, scan, schema
 from stages.cache import Cache
 from stages.cache import key as cache_key
 from stages.params import IngestParams
@@ -50,7 +50,7 @@ ITEM_COLUMNS = (
 FRAME_COLUMNS = ("item", "source_id", "frame", "timestamp_ms")
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """The manifest cannot be used; the message names the rows and the fix."""
 
 
@@ -64,6 +64,7 @@ class Entry:
     group: str | None = None
     start_s: float | None = None
     end_s: float | None = None
+    where: str = ""  # "<manifest>:<line>" for a manifest row, for error messages
 
 
 def pseudonym(salt: str, value: str, n: int = 16) -> str:
@@ -149,7 +150,7 @@ def read_manifest(path: Path, raw_dir: Path) -> list[Entry]:
             continue
         group = str(row.get("group", "") or "").strip() or None
         entries.append(Entry(target.relative_to(root).as_posix(), row["modality"], label,
-                             group, start, end))
+                             group, start, end, where))
     if errors:
         raise ManifestError(
             f"{len(errors)} bad manifest rows; fix them and run again:\n  " + "\n  ".join(errors)
@@ -165,14 +166,15 @@ def discover(params: IngestParams, listing: dict[str, scan.Record] | None = None
     """
     raw_dir = Path(params.raw_dir)
     if not raw_dir.is_dir():
-        raise FileNotFoundError(
+        raise ManifestError(
             f"{raw_dir}: ingest.raw_dir is not a folder; point it at your media "
             "(`dvc exp run -S ingest.raw_dir=...`) or fetch the sample (`python3.11 dev.py sample`)"
         )
     if params.manifest is not None:
         manifest = raw_dir / params.manifest
         if not manifest.is_file():
-            raise FileNotFoundError(f"{manifest}: ingest.manifest not found")
+            raise ManifestError(f"{manifest}: ingest.manifest not found; fix the param "
+                                "(a path relative to ingest.raw_dir) or create the file")
     else:
         manifest = raw_dir / MANIFEST_NAME
     if manifest.is_file():
@@ -324,6 +326,12 @@ def build_inventory(
             else:
                 kept.append((e, p))
 
+    outside = [_outside_message(e, p) for e, p in good]
+    outside = [m for m in outside if m]
+    if outside:
+        raise ManifestError(f"{len(outside)} manifest rows with a time range outside their "
+                            "video; fix start_s/end_s and run again:\n  " + "\n  ".join(outside))
+
     items, frames = [], []
     for e, p in sorted(kept, key=lambda ep: (ep[0].path, ep[0].start_s or 0.0)):
         sid = pseudonym(params.id_salt, p.sha256)
@@ -350,6 +358,21 @@ def build_inventory(
     frames_df = pd.DataFrame(frames, columns=list(FRAME_COLUMNS)).astype(
         {"item": "int64", "frame": "int64", "timestamp_ms": "int64"})
     return items_df, frames_df, ledger
+
+
+def _outside_message(e: Entry, p: _Probe) -> str | None:
+    """Why a manifest time range does not fit its video (one frame of slack at the end)."""
+    if e.start_s is None and e.end_s is None:
+        return None
+    if p.media != "video":
+        return f"{e.where}: start_s/end_s given for an image ({e.path}); leave them empty"
+    duration = p.n_frames / p.fps
+    slack = 1 / p.fps
+    if (e.start_s is not None and e.start_s >= duration) or (
+            e.end_s is not None and e.end_s > duration + slack):
+        return (f"{e.where}: time range [{e.start_s}, {e.end_s}) is outside the video "
+                f"({e.path}, {duration:.2f} s long)")
+    return None
 
 
 def ledger_frame(rows: list[dict]) -> pd.DataFrame:
@@ -384,4 +407,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    io.run_stage(main)

@@ -19,8 +19,9 @@ import json
 import logging
 import os
 import signal
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -131,6 +132,19 @@ def write_text(text: str, path: Path | str) -> None:
     """Write ``text`` (UTF-8), atomically."""
     with atomic_open(path) as f:
         f.write(text)
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's ``main``; a :class:`stages.UserError` ends it with its message only."""
+    from stages import UserError
+
+    try:
+        main()
+    except UserError as err:
+        spec = main.__globals__.get("__spec__")  # "stages.ingest" under `python -m`
+        stage = (spec.name if spec else main.__module__).rpartition(".")[2]
+        sys.stderr.write(f"{stage}: error: {err}\n")
+        raise SystemExit(1) from None
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import media, models, schema
+from stages import UserError, media, models, schema
 
 #: Fields of a :class:`Result` for each modality, with their per-detection shapes.
 DETECTION_FIELDS: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
@@ -41,7 +41,7 @@ DETECTION_FIELDS: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
 }
 
 
-class ChangedFileError(RuntimeError):
+class ChangedFileError(UserError, RuntimeError):
     """A file's bytes are not those ingest hashed: the inventory is stale."""
 
 

@@ -19,13 +19,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from stages import UserError
+
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUMS_FILE = Path("models/SHA256SUMS")
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError, RuntimeError):
     """A model file is missing or does not match its recorded sha256."""
 
 

@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from stages import UserError
+
 PARAMS_FILE = Path("params.yaml")
 
 
-class ParamsError(ValueError):
+class ParamsError(UserError, ValueError):
     """A parameter is unknown, of the wrong type or outside its allowed values."""
 
 

@@ -404,4 +404,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    io.run_stage(main)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from stages import io, media
+from stages import UserError, io, media
 
 log = logging.getLogger("sample")
 
@@ -31,7 +31,7 @@ SPEC = Path("data/sample.yaml")
 CACHE = Path(".cache/sample")
 
 
-class SampleError(RuntimeError):
+class SampleError(UserError, RuntimeError):
     """A sample file could not be fetched or does not match its recorded sha256."""
 
 
@@ -134,4 +134,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    io.run_stage(main)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
-import io
+import io as stdio
 import logging
 import os
 import sqlite3
@@ -35,6 +35,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from stages import UserError, io
 from stages.cache import default_root
 
 log = logging.getLogger("scan")
@@ -192,7 +193,7 @@ def scan(raw_dir: Path, memo: HashMemo | None = None, extra: tuple[str, ...] = (
 
 def to_csv(records: list[Record]) -> str:
     """The listing as the stage's CSV text."""
-    buf = io.StringIO()
+    buf = stdio.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     w.writerows((r.path, r.status, r.bytes, r.sha256) for r in records)
@@ -208,31 +209,30 @@ def read(path: Path | str = OUT) -> dict[str, Record]:
 
 def main() -> None:
     """Entry point of the ``scan`` stage."""
-    from stages import io as io_mod
     from stages import params as params_mod
 
-    io_mod.setup_logging()
+    io.setup_logging()
     params = params_mod.load().ingest
     raw_dir = Path(params.raw_dir)
     if not raw_dir.is_dir():
-        raise SystemExit(
+        raise UserError(
             f"{raw_dir}: ingest.raw_dir is not a folder; point it at your media "
             "(`dvc exp run -S ingest.raw_dir=...`) or fetch the sample "
             "(`python3.11 dev.py sample`)")
     # The first stage of every `dvc repro`: it sweeps what killed runs left behind, which no
     # rerun would otherwise replace when DVC restores outputs from its cache.
     cache_root = default_root()
-    swept = io_mod.sweep_stale_temps_below(*SWEPT, *([cache_root / "tmp"] if cache_root else []))
+    swept = io.sweep_stale_temps_below(*SWEPT, *([cache_root / "tmp"] if cache_root else []))
     if swept:
         log.info("removed %d temporary files of interrupted runs", swept)
     memo = HashMemo(cache_root)
     with closing(memo):
         records = scan(raw_dir, memo, (params.manifest,) if params.manifest else ())
-    io_mod.write_text(to_csv(records), OUT)
+    io.write_text(to_csv(records), OUT)
     bad = sum(r.status != FILE for r in records)
     log.info("%d files under %s (%d hashed, %d from the memo), %d broken links or unreadable",
              len(records) - bad, raw_dir, len(records) - bad - memo.hits, memo.hits, bad)
 
 
 if __name__ == "__main__":
-    main()
+    io.run_stage(main)

@@ -3,6 +3,7 @@ import shutil
 import pytest
 
 from stages import ingest
+from stages import io as stage_io
 from stages.ingest import ManifestError
 from stages.params import IngestParams
 from stages.schema import Reason
@@ -137,3 +138,32 @@ def test_manifest_time_ranges_label_video_frames(tmp_path, testdata):
     assert "take1" not in set(items["group"])  # group names are pseudonymized
     per_item = frames.groupby("item")["frame"].agg(list).to_dict()
     assert per_item == {0: list(range(3, 12)), 1: list(range(14, 24))}
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("clip.gif,hands,victory,,5.0,6.0", r"manifest\.csv:2: time range \[5\.0, 6\.0\) is outside "
+     r"the video \(clip\.gif, 4\.30 s long\)"),
+    ("clip.gif,hands,victory,,3.0,4.3\nclip.gif,hands,victory,,4.0,9.0",
+     r"1 manifest rows .*\n  .*manifest\.csv:3: time range \[4\.0, 9\.0\) is outside"),
+    ("photo.jpg,hands,victory,,0.0,1.0", r"manifest\.csv:2: start_s/end_s given for an image"),
+])
+def test_manifest_time_ranges_outside_the_video_fail_before_extraction(tmp_path, testdata, rows,
+                                                                       message):
+    shutil.copy(testdata / "videos/fingerpose_fingers.gif", tmp_path / "clip.gif")  # 4.3 s
+    shutil.copy(sorted((testdata / "hands/paper").glob("*.jpg"))[0], tmp_path / "photo.jpg")
+    (tmp_path / "manifest.csv").write_text("path,modality,label,group,start_s,end_s\n" + rows
+                                           + "\n")
+    params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
+    raw, entries, _ = ingest.discover(params)
+    with pytest.raises(ingest.ManifestError, match=message):
+        ingest.build_inventory(raw, entries, params)
+
+
+def test_stage_errors_name_the_row_without_a_traceback(capsys):
+    def main():
+        raise ingest.ManifestError("manifest.csv:2: empty label")
+
+    with pytest.raises(SystemExit) as exit_info:
+        stage_io.run_stage(main)
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "test_ingest: error: manifest.csv:2: empty label\n"
