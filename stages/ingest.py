@@ -200,6 +200,13 @@ class _Probe:
     height: int
     fps: float
     n_frames: int
+    times: tuple[float, ...] = ()  # video frames' presentation times (s)
+
+    @property
+    def duration(self) -> float:
+        """Seconds of video: the last frame's time plus one frame."""
+        last = self.times[-1] if self.times else (self.n_frames - 1) / self.fps
+        return last + 1 / self.fps
 
 
 PROBE_NAMESPACE = "ingest-probe"
@@ -234,26 +241,32 @@ def probe(path: Path, params: IngestParams, cache: Cache | None = None,
     hit = cache.get(PROBE_NAMESPACE, k)
     if hit is None:
         try:
-            found = _decode_check(path, kind, params.max_image_pixels)
+            found, times = _decode_check(path, kind, params.max_image_pixels)
             hit = {"reason": np.array(""), "message": np.array(""),
-                   "size": np.array(found, dtype=np.float64)}
+                   "size": np.array(found, dtype=np.float64),
+                   "times": np.array(times, dtype=np.float64)}
         except media.MediaError as err:
             hit = {"reason": np.array(err.reason.value), "message": np.array(str(err)),
-                   "size": np.zeros(4)}
+                   "size": np.zeros(4), "times": np.zeros(0)}
         cache.put(PROBE_NAMESPACE, k, hit)
     if str(hit["reason"]):
         raise media.MediaError(Reason(str(hit["reason"])), str(hit["message"]))
     width, height, fps, n_frames = hit["size"].tolist()
-    return _Probe(digest, size, kind, int(width), int(height), fps, int(n_frames))
+    return _Probe(digest, size, kind, int(width), int(height), fps, int(n_frames),
+                  tuple(hit["times"].tolist()))
 
 
-def _decode_check(path: Path, kind: str, max_pixels: int) -> tuple[int, int, float, int]:
-    """``(width, height, fps, n_frames)`` of a file that decodes (fully, every video frame)."""
+def _decode_check(path: Path, kind: str, max_pixels: int
+                  ) -> tuple[tuple[int, int, float, int], tuple[float, ...]]:
+    """``(width, height, fps, n_frames)`` and frame times of a file that decodes (fully).
+
+    Videos are decoded frame by frame; images have no frame times.
+    """
     if kind == "image":
         img = media.decode_image(path, max_pixels)
-        return img.shape[1], img.shape[0], 0.0, 1
+        return (img.shape[1], img.shape[0], 0.0, 1), ()
     info = media.probe_video(path)
-    return info.width, info.height, info.fps, info.n_frames
+    return (info.width, info.height, info.fps, info.n_frames), info.times
 
 
 #: The code behind a decode check (media and this module): a new version misses every cached
@@ -340,12 +353,13 @@ def build_inventory(
         if p.media == "image":
             sampled = [(0, 0)]
         else:
-            sampled = media.sample_frames(p.n_frames, p.fps, params.video_fps, e.start_s, e.end_s)
+            sampled = media.sample_frames(p.n_frames, p.fps, params.video_fps, e.start_s,
+                                          e.end_s, p.times)
         if not sampled:
             ledger.append(_ledger_row(
                 e.path, Reason.NO_FRAMES,
                 f"no frame in the time range [{e.start_s}, {e.end_s}) of a "
-                f"{p.n_frames / p.fps:.2f} s video; fix the manifest's start_s/end_s", e, sid))
+                f"{p.duration:.2f} s video; fix the manifest's start_s/end_s", e, sid))
             continue
         items.append({
             "item": item, "source_id": sid, "path": e.path, "modality": e.modality,
@@ -366,10 +380,9 @@ def _outside_message(e: Entry, p: _Probe) -> str | None:
         return None
     if p.media != "video":
         return f"{e.where}: start_s/end_s given for an image ({e.path}); leave them empty"
-    duration = p.n_frames / p.fps
-    slack = 1 / p.fps
+    duration = p.duration
     if (e.start_s is not None and e.start_s >= duration) or (
-            e.end_s is not None and e.end_s > duration + slack):
+            e.end_s is not None and e.end_s > duration + 1 / p.fps):
         return (f"{e.where}: time range [{e.start_s}, {e.end_s}) is outside the video "
                 f"({e.path}, {duration:.2f} s long)")
     return None

@@ -136,12 +136,16 @@ def to_rgb(bgr: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What probing a video found: decoded frame count (not the container's claim), fps, size."""
+    """What probing a video found: decoded frame count (not the container's claim), fps, size.
+
+    ``times``: each frame's presentation time in seconds from the first (variable frame rates).
+    """
 
     n_frames: int
     fps: float
     width: int
     height: int
+    times: tuple[float, ...] = ()
 
 
 def probe_video(path: Path | str) -> VideoInfo:
@@ -166,18 +170,24 @@ def probe_video(path: Path | str) -> VideoInfo:
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        n = 0
+        stamps = []
         while cap.grab():
-            n += 1
+            stamps.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000)
     finally:
         cap.release()
+    n = len(stamps)
     if n == 0:
         raise MediaError(
             Reason.NO_FRAMES, "no decodable video frame; re-encode it or remove it"
         )
     if not math.isfinite(fps) or fps <= 0 or fps > 1000:
         fps = 30.0  # a container without a usable rate: timestamps assume 30 fps
-    return VideoInfo(n_frames=n, fps=fps, width=width, height=height)
+    times = [t - stamps[0] for t in stamps]
+    steady = np.arange(n) / fps
+    if (not np.isfinite(times).all() or (np.diff(times) <= 0).any()  # no usable stamps
+            or np.abs(np.asarray(times) - steady).max() < 5e-4):  # a constant rate
+        times = steady.tolist()  # exactly index / fps: no rounding noise in the timestamps
+    return VideoInfo(n_frames=n, fps=fps, width=width, height=height, times=tuple(times))
 
 
 def _check_container(path: Path, size: int) -> None:
@@ -227,10 +237,12 @@ def sample_frames(
     video_fps: float | None,
     start_s: float | None = None,
     end_s: float | None = None,
+    times: tuple[float, ...] | list[float] | None = None,
 ) -> list[tuple[int, int]]:
     """Frames to extract, as ``(frame_index, timestamp_ms)`` with strictly increasing timestamps.
 
-    A frame's time is ``index / fps``; frames in ``[start_s, end_s)`` are kept. With
+    A frame's time is ``times[index]`` (its presentation time, so variable frame rates keep
+    their real timing), else ``index / fps``; frames in ``[start_s, end_s)`` are kept. With
     ``video_fps`` set, the first frame of each ``1 / video_fps`` interval is kept, so a 24 fps
     clip sampled at 10 fps yields 10 frames a second; ``None`` keeps every frame.
     """
@@ -238,7 +250,7 @@ def sample_frames(
     last_bucket = None
     last_ts = -1
     for i in range(n_frames):
-        t = i / fps
+        t = times[i] if times else i / fps
         if start_s is not None and t < start_s - 1e-9:
             continue
         if end_s is not None and t >= end_s - 1e-9:

@@ -86,3 +86,21 @@ def test_video_that_is_not_a_video(tmp_path):
     with pytest.raises(MediaError) as err:
         media.probe_video(f)
     assert err.value.reason in (Reason.UNREADABLE, Reason.NO_FRAMES)
+
+
+def test_variable_frame_rate_keeps_each_frames_real_time(tmp_path):
+    """A GIF whose frames last 40, 200, 40, 100, 300 and 40 ms: stamped at their real times."""
+    from PIL import Image
+
+    frames = [Image.new("RGB", (32, 24), (40 * i, 0, 0)) for i in range(6)]
+    path = tmp_path / "vfr.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:],
+                   duration=[40, 200, 40, 100, 300, 40], loop=0)
+    info = media.probe_video(path)
+    assert info.n_frames == 6
+    assert info.times == pytest.approx((0.0, 0.04, 0.24, 0.28, 0.38, 0.68))
+    sampled = media.sample_frames(info.n_frames, info.fps, None, 0.2, 0.5, info.times)
+    assert sampled == [(2, 240), (3, 280), (4, 380)]
+    # sampled at 5 fps: the first frame of each 200 ms bucket (0-200, 200-400, 600-800 ms)
+    assert media.sample_frames(6, info.fps, 5.0, times=info.times) == [
+        (0, 0), (2, 240), (5, 680)]
