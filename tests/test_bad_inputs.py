@@ -22,7 +22,7 @@ def outcome(testdata, tmp_path_factory):
     ingest_ledger = ingest.ledger_frame(strays + ledger)
     tables, extract_ledger, _ = run_extract(items, frames, ExtractParams(), raw,
                                             tmp_path_factory.mktemp("out"))
-    return expected, items, ingest_ledger, extract_ledger, tables
+    return expected, items, ingest_ledger, extract_ledger, tables, frames
 
 
 def test_at_least_twenty_kinds(outcome):
@@ -31,14 +31,14 @@ def test_at_least_twenty_kinds(outcome):
 
 
 def test_every_file_is_used_or_ledgered_with_its_reason(outcome):
-    expected, items, ingest_ledger, extract_ledger, _ = outcome
+    expected, items, ingest_ledger, extract_ledger, *_ = outcome
     ledgered = dict(zip(ingest_ledger["path"], ingest_ledger["reason"], strict=True))
     no_detection = set(extract_ledger.loc[extract_ledger["reason"] == "no_detection", "path"])
     assert bad_corpus.mismatches(expected, set(items["path"]), ledgered, no_detection) == {}
 
 
 def test_ledger_details_say_what_to_do_without_paths(outcome):
-    _, _, ingest_ledger, _, _ = outcome
+    _, _, ingest_ledger, *_ = outcome
     for row in ingest_ledger.to_dict("records"):
         assert row["reason"] in {r.value for r in schema.Reason}
         assert ";" in row["detail"] or "kept once" in row["detail"], row
@@ -46,7 +46,7 @@ def test_ledger_details_say_what_to_do_without_paths(outcome):
 
 
 def test_exif_orientation_gives_the_upright_landmarks(outcome):
-    _, items, _, _, tables = outcome
+    _, items, _, _, tables, _ = outcome
     rows = items.set_index("path")
     upright, rotated = rows.loc["hands/ok/good.jpg"], rows.loc["hands/ok/exif_rotated.jpg"]
     assert (rotated["width"], rotated["height"]) == (upright["width"], upright["height"])
@@ -57,3 +57,13 @@ def test_exif_orientation_gives_the_upright_landmarks(outcome):
     # the same upright picture, re-encoded: landmarks agree to within 1% of the image
     assert abs(a - b)[0::3].max() < 0.01
     assert abs(a - b)[1::3].max() < 0.01
+
+
+def test_variable_frame_rate_gif_is_sampled_at_its_real_times(outcome):
+    # frames last 40, 200, 40, 100, 300, 40 ms (8.3 fps on average, under the 10 fps
+    # sampling rate, so every frame is kept), stamped at their real times
+    _, items, *_, frames = outcome
+    item = items.set_index("path").loc["hands/ok/vfr.gif", "item"]
+    got = frames.loc[frames["item"] == item, ["frame", "timestamp_ms"]]
+    assert got.to_records(index=False).tolist() == [
+        (0, 0), (1, 40), (2, 240), (3, 280), (4, 380), (5, 680)]
