@@ -284,7 +284,7 @@ def dvc_builds(media: Path, scale: int) -> dict:
         out["incremental_log"] = [line for line in log.splitlines()
                                   if line.startswith(("extract:", "ingest:"))][-2:]
         stages = {}
-        for stage in ("ingest", "extract", "preprocess", "validate", "split", "report"):
+        for stage in ("scan", "ingest", "extract", "preprocess", "validate", "split", "report"):
             stages[stage] = timed([sys.executable, "-m", f"stages.{stage}"], tmp, env)[:2]
         out["stages_warm"] = stages
         return out

@@ -83,20 +83,32 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
 
 
 class HashMemo:
-    """sha256 by (real path, device, inode, size, mtime, ctime); ``None`` root: no memo."""
+    """sha256 by (real path, device, inode, size, mtime, ctime); ``None`` root: no memo.
+
+    Lookups hold no lock; what a run learns is written in one short transaction at
+    :meth:`close`, so parallel runs (queued experiments) share the memo without waiting on each
+    other. A broken or locked memo costs time, never correctness: files are hashed.
+    """
 
     def __init__(self, root: Path | None):
         self.db = None
         self.hits = 0
+        self._learned: list[tuple[str, str]] = []
         if root is not None:
             try:
                 root.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(root / "hashes.sqlite", timeout=60)
+                self.db = sqlite3.connect(root / "hashes.sqlite", timeout=60,
+                                          isolation_level=None)  # autocommit: no held locks
                 self.db.execute("CREATE TABLE IF NOT EXISTS sha (key TEXT PRIMARY KEY, "
                                 "sha256 TEXT NOT NULL)")
-            except sqlite3.Error as err:  # a broken memo costs time, never correctness
-                log.warning("hash memo unavailable (%s); hashing every file", err)
-                self.db = None
+            except (OSError, sqlite3.Error) as err:
+                self._give_up(err)
+
+    def _give_up(self, err: Exception) -> None:
+        log.warning("hash memo unavailable (%s); hashing every file", err)
+        if self.db is not None:
+            self.db.close()
+        self.db = None
 
     @staticmethod
     def _key(path: Path, st: os.stat_result) -> str:
@@ -108,7 +120,11 @@ class HashMemo:
         if self.db is None:
             return sha256_file(path)
         k = self._key(path, st)
-        row = self.db.execute("SELECT sha256 FROM sha WHERE key = ?", (k,)).fetchone()
+        try:
+            row = self.db.execute("SELECT sha256 FROM sha WHERE key = ?", (k,)).fetchone()
+        except sqlite3.Error as err:
+            self._give_up(err)
+            return sha256_file(path)
         if row:
             self.hits += 1
             return row[0]
@@ -118,14 +134,22 @@ class HashMemo:
         # of the key (git's "racily clean" problem).
         recent = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_SECONDS * 1e9
         if not recent and self._key(path, os.stat(path)) == k:
-            self.db.execute("INSERT OR REPLACE INTO sha VALUES (?, ?)", (k, digest))
+            self._learned.append((k, digest))
         return digest
 
     def close(self) -> None:
-        """Commit what was learned."""
-        if self.db is not None:
-            self.db.commit()
-            self.db.close()
+        """Write what was learned, in one transaction."""
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany("INSERT OR REPLACE INTO sha VALUES (?, ?)", self._learned)
+        except sqlite3.Error as err:
+            log.warning("hash memo not updated (%s); the next run hashes these files again", err)
+        self._learned.clear()
+        self.db.close()
+        self.db = None
 
 
 def record(path: Path, rel: str, memo: HashMemo | None = None) -> Record:

@@ -43,21 +43,31 @@ def test_memo_skips_unchanged_files_and_sees_a_same_size_same_mtime_rewrite(tmp_
     raw.mkdir()
     f = raw / "a.jpg"
     f.write_bytes(b"first")
-    memo = scan.HashMemo(tmp_path / "cache")
-    for _ in range(2):  # just written: racy, so hashed both times
-        assert scan.scan(raw, memo)[0].sha256 == hashlib.sha256(b"first").hexdigest()
-    assert memo.hits == 0
+
+    def run() -> tuple[str, int]:  # one stage run: a memo opened, used and closed
+        memo = scan.HashMemo(tmp_path / "cache")
+        digest = scan.scan(raw, memo)[0].sha256
+        memo.close()
+        return digest, memo.hits
+
+    first = hashlib.sha256(b"first").hexdigest()
+    assert [run(), run()] == [(first, 0), (first, 0)]  # just written: racy, hashed both times
     monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
-    for _ in range(2):
-        assert scan.scan(raw, memo)[0].sha256 == hashlib.sha256(b"first").hexdigest()
-    assert memo.hits == 1
+    assert [run(), run()] == [(first, 0), (first, 1)]
     st = f.stat()
     time.sleep(0.05)  # beyond the file system's timestamp granularity
     f.write_bytes(b"other")  # same name, same size, and the old mtime put back
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert f.stat().st_mtime_ns == st.st_mtime_ns
-    assert scan.scan(raw, memo)[0].sha256 == hashlib.sha256(b"other").hexdigest()
-    assert memo.hits == 1
+    assert run() == (hashlib.sha256(b"other").hexdigest(), 0)
+
+
+def test_a_broken_memo_only_costs_time(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache/hashes.sqlite").write_bytes(b"not a database" * 100)
+    (tmp_path / "a.jpg").write_bytes(b"abc")
+    memo = scan.HashMemo(tmp_path / "cache")
+    assert scan.scan(tmp_path, memo, ())[0].sha256 == hashlib.sha256(b"abc").hexdigest()
     memo.close()
 
 
