@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def walk_folders(raw_dir: Path, listing: dict[str, scan.Record] | None = None
 
     ``listing`` is the scan stage's (default: scan ``raw_dir`` now). Files below a label folder
     (at any depth) take that label. Files that are not below ``<modality>/<label>/`` are
-    ledgered as ``unlabelled``, never silently skipped.
+    ledgered as ``unlabelled`` and hidden files as ``hidden``, never silently skipped.
     """
     if listing is None:
         listing = {r.path: r for r in scan.scan(raw_dir)}
@@ -86,7 +87,10 @@ def walk_folders(raw_dir: Path, listing: dict[str, scan.Record] | None = None
     for name in sorted(listing):
         rel = Path(name)
         parts = rel.parts
-        if name == MANIFEST_NAME or any(p.startswith(".") for p in parts):
+        if name == MANIFEST_NAME:
+            continue
+        if rel.name.startswith("."):
+            ledger.append(_hidden_row(name))
             continue
         if len(parts) < 3 or parts[0] not in MODALITIES:
             ledger.append(_ledger_row(
@@ -102,6 +106,20 @@ def walk_folders(raw_dir: Path, listing: dict[str, scan.Record] | None = None
             if folder.is_dir() and (modality, folder.name) not in labelled:
                 log.warning("%s: empty label folder; nothing to ingest there", folder)
     return entries, ledger
+
+
+def _hidden_row(path: str) -> dict:
+    return _ledger_row(path, Reason.HIDDEN, "hidden file (its name starts with '.'); ignored: "
+                       "rename it to use it, or remove it")
+
+
+def manifest_strays(entries: list[Entry], listing: dict[str, scan.Record], manifest: str
+                    ) -> list[dict]:
+    """Ledger rows for the listed files that no manifest row names (and hidden files)."""
+    named = {e.path for e in entries} | {manifest}
+    return [_hidden_row(p) if Path(p).name.startswith(".") else _ledger_row(
+                p, Reason.UNLABELLED, "not in the manifest; add a row for it or move it out "
+                "of ingest.raw_dir") for p in sorted(listing) if p not in named]
 
 
 def read_manifest(path: Path, raw_dir: Path) -> list[Entry]:
@@ -124,7 +142,9 @@ def read_manifest(path: Path, raw_dir: Path) -> list[Entry]:
         where = f"{path}:{i}"
         rel = row["path"].strip()
         target = (raw_dir / rel).resolve()
-        if not rel or not target.is_relative_to(root):
+        norm = os.path.normpath(rel)  # the path as written (a link stays a link), tidied
+        if not rel or not target.is_relative_to(root) or os.path.isabs(norm) or (
+                norm.split(os.sep)[0] == ".."):
             errors.append(f"{where}: path {rel!r} is outside ingest.raw_dir ({raw_dir})")
             continue
         if row["modality"] not in MODALITIES:
@@ -149,7 +169,7 @@ def read_manifest(path: Path, raw_dir: Path) -> list[Entry]:
             errors.append(f"{where}: time range [{start}, {end}) is empty or negative")
             continue
         group = str(row.get("group", "") or "").strip() or None
-        entries.append(Entry(target.relative_to(root).as_posix(), row["modality"], label,
+        entries.append(Entry(Path(norm).as_posix(), row["modality"], label,
                              group, start, end, where))
     if errors:
         raise ManifestError(
@@ -177,9 +197,14 @@ def discover(params: IngestParams, listing: dict[str, scan.Record] | None = None
                                 "(a path relative to ingest.raw_dir) or create the file")
     else:
         manifest = raw_dir / MANIFEST_NAME
+    if listing is None:
+        listing = {r.path: r for r in scan.scan(raw_dir)}
     if manifest.is_file():
         log.info("labels from manifest %s", manifest)
-        return raw_dir, read_manifest(manifest, raw_dir), []
+        entries = read_manifest(manifest, raw_dir)
+        rel = manifest.resolve().relative_to(raw_dir.resolve()).as_posix() if (
+            manifest.resolve().is_relative_to(raw_dir.resolve())) else ""
+        return raw_dir, entries, manifest_strays(entries, listing, rel)
     entries, strays = walk_folders(raw_dir, listing)
     return raw_dir, entries, strays
 

@@ -1,6 +1,7 @@
 """Scan: a content listing of the raw folder, the only stage that walks it.
 
-Reads:   every entry below ``ingest.raw_dir`` (symbolic links followed; hidden names skipped)
+Reads:   every entry below ``ingest.raw_dir`` (symbolic links followed; hidden folders such as
+         ``.git`` skipped, hidden files listed: ingest ledgers them)
          and the manifest ``ingest.manifest`` when set.
 Writes:  ``data/interim/scan/files.csv``: ``path, status, bytes, sha256`` sorted by path, where
          ``status`` is ``file``, ``dangling_link``, ``link_loop``, ``missing`` (a manifest
@@ -181,13 +182,15 @@ def _walk(root: Path, rel: tuple[str, ...], ancestors: frozenset
     here = root.joinpath(*rel)
     try:
         with os.scandir(here) as it:
-            names = sorted((e.name, _is_dir(e)) for e in it if not e.name.startswith("."))
+            names = sorted((e.name, _is_dir(e)) for e in it)
     except OSError:
         yield here, "/".join(rel), False  # listed as unreadable
         return
     for name, is_dir in names:
         path = here / name
         sub = (*rel, name)
+        if is_dir and name.startswith("."):
+            continue
         if is_dir:
             try:
                 st = os.stat(path)

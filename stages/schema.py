@@ -144,6 +144,7 @@ class Reason(enum.StrEnum):
     """Why an input file, frame or detection is not in the published tables (the ledger)."""
 
     UNLABELLED = "unlabelled"
+    HIDDEN = "hidden"  # a file whose name starts with "." (.DS_Store, editor backups)
     UNSUPPORTED_EXTENSION = "unsupported_extension"
     UNREADABLE = "unreadable"
     BROKEN_LINK = "broken_link"  # a dangling symbolic link or a link loop

@@ -123,6 +123,10 @@ def make(root: Path, good: Path) -> dict[str, str]:
     put("hands/left/both.jpg", flipped, "label_conflict")
     put("hands/right/both.jpg", flipped, "label_conflict")
     put("hands/ok/good_copy.jpg", jpg, "duplicate")  # the first path in sorted order is kept
+    put("hands/ok/.DS_Store", b"\0\0\0\1Bud1", "hidden")
+    put("README.txt", b"photos from the 2024 sessions\n", "unlabelled")  # not in a label folder
+    (root / ".git").mkdir()  # a hidden folder: not media, not listed
+    (root / ".git/HEAD").write_text("ref: refs/heads/main\n")
     (root / "hands/empty label").mkdir(parents=True)
     put("hands/=weird? label!/good_again.jpg", cv2.imencode(".jpg", bgr[::-1])[1].tobytes(),
         "used")

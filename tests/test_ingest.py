@@ -167,3 +167,22 @@ def test_stage_errors_name_the_row_without_a_traceback(capsys):
         stage_io.run_stage(main)
     assert exit_info.value.code == 1
     assert capsys.readouterr().err == "test_ingest: error: manifest.csv:2: empty label\n"
+
+
+def test_manifest_mode_ledgers_files_it_does_not_name(tmp_path, testdata):
+    gif = testdata / "videos/fingerpose_fingers.gif"
+    (tmp_path / "clips").mkdir()
+    shutil.copy(gif, tmp_path / "clips/take.gif")
+    (tmp_path / "clips/alias.gif").symlink_to("take.gif")  # named through a link
+    shutil.copy(gif, tmp_path / "clips/forgotten.gif")
+    (tmp_path / "clips/.take.gif.swp").write_bytes(b"x")
+    (tmp_path / "manifest.csv").write_text("path,modality,label\n"
+                                           "clips/./alias.gif,hands,victory\n")
+    params = IngestParams(raw_dir=str(tmp_path))
+    _, entries, strays = ingest.discover(params)
+    assert [e.path for e in entries] == ["clips/alias.gif"]
+    assert [(r["path"], r["reason"]) for r in strays] == [
+        ("clips/.take.gif.swp", Reason.HIDDEN), ("clips/forgotten.gif", Reason.UNLABELLED),
+        ("clips/take.gif", Reason.UNLABELLED)]
+    assert strays[1]["detail"] == ("not in the manifest; add a row for it or move it out of "
+                                   "ingest.raw_dir")

@@ -265,7 +265,8 @@ def test_exp_run_on_another_folder_with_bad_inputs(repo, tmp_path):
         ("extract", "no_detection"): 4, ("ingest", "broken_link"): 3, ("ingest", "duplicate"): 1,
         ("ingest", "empty_file"): 1, ("ingest", "label_conflict"): 2, ("ingest", "no_frames"): 1,
         ("ingest", "too_large"): 2, ("ingest", "truncated"): 4, ("ingest", "unreadable"): 2,
-        ("ingest", "unsupported_extension"): 1}
+        ("ingest", "unsupported_extension"): 1, ("ingest", "hidden"): 1,
+        ("ingest", "unlabelled"): 1}
     for (stage, reason), n in counts.items():  # the report's table of reasons
         assert f"| {stage} | {reason} | {n} |" in quality
 
@@ -274,7 +275,8 @@ def test_exp_run_on_another_folder_with_bad_inputs(repo, tmp_path):
     people = {f.stem.rsplit("_", 1)[0] for f in tmp_path.glob("faces/*/*")}
     assert len(people) == 6
     needles = {n.lower() for p in people for n in (p, p.replace("_", " "))}
-    needles |= {f.name.lower() for f in tmp_path.rglob("*") if f.is_file() or f.is_symlink()}
+    needles |= {f.name.lower() for f in tmp_path.rglob("*")
+                if (f.is_file() or f.is_symlink()) and ".git" not in f.parts}
     needles.add(str(tmp_path).lower())
     published = [p for d in ("data/dataset", "reports") for p in (repo / d).rglob("*")
                  if p.suffix in (".csv", ".md", ".json")]

@@ -16,9 +16,13 @@ def test_links_loops_and_hidden_files(tmp_path):
     (tmp_path / "hands/rock/loop1.jpg").symlink_to("loop2.jpg")
     (tmp_path / "hands/rock/loop2.jpg").symlink_to("loop1.jpg")
     (tmp_path / "hands/rock/up").symlink_to("..", target_is_directory=True)  # a folder loop
+    (tmp_path / ".git").mkdir()  # hidden folders (version control, trash) are not media
+    (tmp_path / ".git/config").write_text("[core]\n")
     records = {r.path: r for r in scan.scan(tmp_path)}
     sha = hashlib.sha256(b"abc").hexdigest()
     assert records == {
+        "hands/rock/.DS_Store": scan.Record("hands/rock/.DS_Store", scan.FILE, 1,
+                                            hashlib.sha256(b"x").hexdigest()),
         "hands/rock/a.jpg": scan.Record("hands/rock/a.jpg", scan.FILE, 3, sha),
         "hands/rock/alias.jpg": scan.Record("hands/rock/alias.jpg", scan.FILE, 3, sha),
         "hands/rock/dangling.jpg": scan.Record("hands/rock/dangling.jpg", scan.DANGLING),
