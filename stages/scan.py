@@ -38,6 +38,7 @@ from pathlib import Path
 
 from stages import UserError, io
 from stages.cache import default_root
+from stages.progress import Progress
 
 log = logging.getLogger("scan")
 
@@ -209,9 +210,13 @@ def _walk(root: Path, rel: tuple[str, ...], ancestors: frozenset
 def scan(raw_dir: Path, memo: HashMemo | None = None, extra: tuple[str, ...] = ()) -> list[Record]:
     """Records of every file below ``raw_dir`` (plus ``extra`` paths relative to it), sorted."""
     st = os.stat(raw_dir)
+    found = list(_walk(raw_dir, (), frozenset({(st.st_dev, st.st_ino)})))
+    progress = Progress(len(found), "scan", log)  # hashing a large new folder takes a while
     records = {}
-    for path, rel, is_loop in _walk(raw_dir, (), frozenset({(st.st_dev, st.st_ino)})):
+    for path, rel, is_loop in found:
         records[rel] = Record(rel, LOOP) if is_loop else record(path, rel, memo)
+        progress.update()
+    progress.close()
     for rel in extra:
         if rel not in records and os.path.lexists(raw_dir / rel):
             records[rel] = record(raw_dir / rel, rel, memo)
