@@ -8,10 +8,19 @@ models and landmarkers), :mod:`stages.progress` (progress lines) and :mod:`stage
 
 import os as _os
 
-# FFmpeg (inside OpenCV) prints a line per undecodable packet; the ledger says it better.
-# LANDMARK_VERBOSE=1 shows the native libraries' lines (see stages.models).
-if _os.environ.get("LANDMARK_VERBOSE", "") in ("", "0"):
+
+def verbose() -> bool:
+    """True when the user asked to see the native libraries' log lines (``LANDMARK_VERBOSE=1``)."""
+    return _os.environ.get("LANDMARK_VERBOSE", "") not in ("", "0")
+
+
+# Native libraries log to stderr on their own: set before any of them is imported (every stage
+# module imports this package first). FFmpeg (inside OpenCV) prints a line per undecodable
+# packet, which the ledger says better; glog/TFLite lines are MediaPipe's (see stages.models).
+if not verbose():
     _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+_os.environ.setdefault("GLOG_minloglevel", "2")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 class UserError(Exception):

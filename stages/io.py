@@ -1,4 +1,4 @@
-"""Atomic, deterministic writes of tables, JSON and text.
+"""Files: atomic, deterministic writes of tables, JSON and text; content hashes; stage entry.
 
 Every artifact is written to a temporary file in its destination folder and moved into place
 with ``os.replace``: an interrupted run leaves either the old file or the new one, never half of
@@ -15,6 +15,7 @@ SIGKILLs itself after writing that file's temporary copy and before moving it in
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -32,6 +33,15 @@ log = logging.getLogger(__name__)
 
 FLOAT_FORMAT = "%.6f"
 TMP_PREFIX = ".tmp-"
+
+
+def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _alive(pid: int) -> bool:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import UserError, media, models, schema
+from stages import UserError, io, media, models, schema
 
 #: Fields of a :class:`Result` for each modality, with their per-detection shapes.
 DETECTION_FIELDS: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
@@ -140,10 +140,8 @@ class Landmarkers:
     def make(self, modality: str, video: bool):
         """A new landmarker of ``modality`` (the caller closes it)."""
         if modality == "hands":
-            marker = models.hand_landmarker(self.params.hands, video)
-        else:
-            marker = models.face_landmarker(self.params.faces, video)
-        return marker
+            return models.hand_landmarker(self.params.hands, video)
+        return models.face_landmarker(self.params.faces, video)
 
     def image(self, modality: str):
         """The shared IMAGE-mode landmarker of ``modality``, made on first use."""
@@ -201,7 +199,7 @@ def run_task(task: Task, marks: Landmarkers) -> Result:
             return _pack(task.modality, task.frames, [str(err)], [[]])
         return _pack(task.modality, task.frames, [""],
                      [_detect(marks.image(task.modality), task.modality, rgb, None)])
-    if media.sha256_file(task.path) != task.sha256:
+    if io.sha256_file(task.path) != task.sha256:
         _read_checked(task)  # raises with the message
     timestamps = dict(task.frames)
     found: dict[int, list[dict]] = {}

@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from stages.scan import sha256_file  # noqa: F401  (re-exported: media's one hash)
 from stages.schema import Reason
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})

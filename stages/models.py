@@ -19,21 +19,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from stages import UserError
-
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from stages import UserError, verbose
 
 SUMS_FILE = Path("models/SHA256SUMS")
 
 
 class ModelError(UserError, RuntimeError):
     """A model file is missing or does not match its recorded sha256."""
-
-
-def verbose() -> bool:
-    """True when the user asked to see the native libraries' log lines."""
-    return os.environ.get("LANDMARK_VERBOSE", "") not in ("", "0")
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from stages import UserError, io, media
+from stages import UserError, io
 
 log = logging.getLogger("sample")
 
@@ -92,7 +92,7 @@ def fetch(raw_dir: Path, spec_path: Path = SPEC, python: str = sys.executable) -
     spec = yaml.safe_load(spec_path.read_text())
     for f in spec["files"]:
         dest = raw_dir / f["dest"]
-        if dest.exists() and media.sha256_file(dest) == f["sha256"]:
+        if dest.exists() and io.sha256_file(dest) == f["sha256"]:
             continue
         pkg = spec["packages"][f["package"]]
         if f["package"] == "matplotlib":

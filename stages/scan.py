@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import hashlib
 import io as stdio
 import logging
 import os
@@ -75,15 +74,6 @@ class Record:
     sha256: str = ""
 
 
-def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
-    """The hex sha256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 class HashMemo:
     """sha256 by (real path, device, inode, size, mtime, ctime); ``None`` root: no memo.
 
@@ -120,17 +110,17 @@ class HashMemo:
     def sha256(self, path: Path, st: os.stat_result) -> str:
         """The sha256 of ``path`` whose stat is ``st``: from the memo, else read now."""
         if self.db is None:
-            return sha256_file(path)
+            return io.sha256_file(path)
         k = self._key(path, st)
         try:
             row = self.db.execute("SELECT sha256 FROM sha WHERE key = ?", (k,)).fetchone()
         except sqlite3.Error as err:
             self._give_up(err)
-            return sha256_file(path)
+            return io.sha256_file(path)
         if row:
             self.hits += 1
             return row[0]
-        digest = sha256_file(path)
+        digest = io.sha256_file(path)
         # Remember only files unchanged while read and not touched in the last RACY_SECONDS:
         # a rewrite within the file system's timestamp granularity would keep every field
         # of the key (git's "racily clean" problem).
@@ -160,7 +150,7 @@ def record(path: Path, rel: str, memo: HashMemo | None = None) -> Record:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             return Record(rel, UNREADABLE)
-        digest = memo.sha256(path, st) if memo else sha256_file(path)
+        digest = memo.sha256(path, st) if memo else io.sha256_file(path)
         return Record(rel, FILE, st.st_size, digest)
     except OSError as err:
         if err.errno == errno.ELOOP:

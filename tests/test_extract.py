@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from conftest import run_extract
 
-from stages import ingest, media, schema
+from stages import ingest, schema
+from stages import io as stage_io
 from stages.params import ExtractParams, IngestParams
 
 #: Landmark positions agree with the independent measurement to this (normalized units).
@@ -87,7 +88,7 @@ def test_image_mode_is_deterministic_and_positions_stable(testdata, tmp_path):
                            "label": "paper", "group": "s", "media": "image", "width": 1,
                            "height": 1}])
     frames = pd.DataFrame({"item": [0], "source_id": ["s"], "frame": [0], "timestamp_ms": [0]})
-    items["sha256"] = media.sha256_file(testdata / image)
+    items["sha256"] = stage_io.sha256_file(testdata / image)
     runs = [run_extract(items, frames, ExtractParams(), testdata, tmp_path / str(i))[0]["hands"]
             for i in range(2)]
     a = runs[0][list(schema.HAND_LANDMARK_COLUMNS)].to_numpy()
