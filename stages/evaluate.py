@@ -66,17 +66,37 @@ def make_model(name: str, seed: int):
 
 
 def grouped_folds(labels: np.ndarray, groups: np.ndarray, wanted: int, seed: int):
-    """Stratified, grouped folds (as many as the groups allow, up to ``wanted``), or None."""
+    """Stratified, grouped folds in which every label is learnt, or the reason there are none.
+
+    Returns ``(folds, None)`` or ``(None, reason)``. Grouped cross-validation holds whole
+    groups (sources or subjects) out, so it can only score a label that has at least two
+    groups: with one, the fold holding it out has never seen the label and its "accuracy" is
+    0 by construction, a number that looks like a result but is not one. So the folds number
+    ``min(wanted, fewest groups of any label)``, and folds whose training part lacks a label of
+    their held-out part are refused.
+    """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    _, per_label = np.unique(labels, return_counts=True)
-    n = min(wanted, len(np.unique(groups)), int(per_label.max()) if len(per_label) else 0)
-    if n < 2 or len(np.unique(labels)) < 2:
-        return None
+    names = np.unique(labels)
+    if len(names) < 2:
+        return None, f"{len(names)} label{'s' * (len(names) != 1)}; a classifier needs two"
+    per_label = {lab: len(np.unique(groups[labels == lab])) for lab in names}
+    fewest = min(per_label.values())
+    if fewest < 2:
+        single = sorted(str(lab) for lab, n in per_label.items() if n < 2)
+        return None, (f"{len(single)} label{'s' * (len(single) != 1)} with a single group "
+                      f"({', '.join(single[:5])}{', ...' if len(single) > 5 else ''}): grouped "
+                      "cross-validation needs two or more sources or subjects per label")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "least populated class has fewer members than folds"
-        cv = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
-        return list(cv.split(np.zeros(len(labels)), labels, groups))
+        cv = StratifiedGroupKFold(n_splits=min(wanted, fewest), shuffle=True, random_state=seed)
+        folds = list(cv.split(np.zeros(len(labels)), labels, groups))
+    for fit_idx, held_idx in folds:
+        unseen = sorted(set(labels[held_idx]) - set(labels[fit_idx]))
+        if unseen:
+            return None, (f"a fold holds out every group of {', '.join(map(str, unseen[:5]))}; "
+                          "add sources or subjects to that label")
+    return folds, None
 
 
 def scores(y_true, y_pred, labels: list[str]) -> dict:
@@ -113,12 +133,19 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
     out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
     confusion = pd.DataFrame(columns=["actual", "predicted"])
     review = pd.DataFrame(columns=REVIEW_COLUMNS)
-    if train["label"].nunique() < 2:
-        out["skipped"] = "fewer than two labels in train"
+    n_train = train["label"].nunique()
+    if n_train < 2:
+        out["skipped"] = (f"train holds {n_train} label{'s' * (n_train != 1)}; a classifier "
+                          "needs two or more" if len(train) else "no rows in train")
         return Evaluation(out, confusion, review)
     x_train = train[cols].to_numpy(dtype=np.float64)
     y_train = train["label"].to_numpy()
-    folds = grouped_folds(y_train, train["group"].to_numpy(), params.cv_folds, params.seed)
+    folds, why = grouped_folds(y_train, train["group"].to_numpy(), params.cv_folds, params.seed)
+    if why:
+        out["cv_skipped"] = why
+    if not len(test):
+        out["test_skipped"] = ("the test split is empty: split keeps a label with a single "
+                               "group (source or subject) in train")
     for name in params.models:
         model = make_model(name, params.seed)
         result: dict = {}
@@ -133,8 +160,11 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
                 confusion = pd.DataFrame({"actual": test["label"].to_numpy(),
                                           "predicted": predicted})
         out[name] = result
-    review = label_review(pd.concat([train, test], ignore_index=True), cols, modality, params)
+    review, why = label_review(pd.concat([train, test], ignore_index=True), cols, modality,
+                               params)
     out["review_candidates"] = len(review)
+    if why:
+        out["review_skipped"] = why
     return Evaluation(out, confusion, review)
 
 
@@ -153,19 +183,23 @@ def out_of_fold(model, x: np.ndarray, y: np.ndarray, folds) -> tuple[np.ndarray,
 
 
 def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
-                 params: EvaluateParams) -> pd.DataFrame:
-    """Rows whose out-of-fold prediction is another label with probability >= the threshold."""
+                 params: EvaluateParams) -> tuple[pd.DataFrame, str | None]:
+    """Rows whose out-of-fold prediction is another label with probability >= the threshold.
+
+    Returns the candidates and, when no review was possible, why (see :func:`grouped_folds`).
+    """
     y = rows["label"].to_numpy()
-    folds = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
+    folds, why = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
     if folds is None:
-        return pd.DataFrame(columns=REVIEW_COLUMNS)
+        return pd.DataFrame(columns=REVIEW_COLUMNS), why
     x = rows[cols].to_numpy(dtype=np.float64)
     best, conf = out_of_fold(make_model(params.models[0], params.seed), x, y, folds)
     flagged = (best != y) & (conf >= params.review_confidence)
     out = rows.loc[flagged, ["source_id", "frame", "instance", "label"]].assign(
         modality=modality, predicted=best[flagged], confidence=np.round(conf[flagged], ROUND))
     return out[REVIEW_COLUMNS].sort_values(["confidence", "source_id", "frame", "instance"],
-                                     ascending=[False, True, True, True]).reset_index(drop=True)
+                                     ascending=[False, True, True, True]
+                                     ).reset_index(drop=True), None
 
 
 def main() -> None:

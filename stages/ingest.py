@@ -55,6 +55,34 @@ class ManifestError(UserError, ValueError):
     """The manifest cannot be used; the message names the rows and the fix."""
 
 
+class NoMediaError(UserError):
+    """The raw folder holds no labelled image or video: there is nothing to build from."""
+
+
+LAYOUT_HELP = (f"lay your media out as <modality>/<label>/<file> (modality one of "
+               f"{', '.join(MODALITIES)}) or list it in {MANIFEST_NAME} (columns path, "
+               "modality, label), then run again")
+
+
+def require_media(raw_dir: Path, entries: list[Entry], strays: list[dict]) -> None:
+    """Raise :class:`NoMediaError` unless some entry is an image or a video by its extension.
+
+    A folder whose media all fail later (unreadable, nothing detected) still builds: its files
+    end in the ledger. A folder with no media at all has nothing to publish or ledger.
+    """
+    if any(media.media_kind(e.path) for e in entries):
+        return
+    if not entries and not strays:
+        raise NoMediaError(f"{raw_dir}: no files there; {LAYOUT_HELP}")
+    found = [Path(e.path).suffix.lower() or "(none)" for e in entries]
+    why = {r["reason"] for r in strays}
+    parts = [f"{len(entries)} labelled files with no image or video extension "
+             f"({' '.join(sorted(set(found)))})"] if entries else []
+    parts += [f"{sum(r['reason'] == w for r in strays)} {w}" for w in sorted(why)]
+    raise NoMediaError(f"{raw_dir}: no labelled image or video ({', '.join(parts)}); "
+                       f"{LAYOUT_HELP}")
+
+
 @dataclass(frozen=True)
 class Entry:
     """One labelled input: a file, or a time range of a video, under a modality and label."""
@@ -204,8 +232,10 @@ def discover(params: IngestParams, listing: dict[str, scan.Record] | None = None
         entries = read_manifest(manifest, raw_dir)
         rel = manifest.resolve().relative_to(raw_dir.resolve()).as_posix() if (
             manifest.resolve().is_relative_to(raw_dir.resolve())) else ""
-        return raw_dir, entries, manifest_strays(entries, listing, rel)
-    entries, strays = walk_folders(raw_dir, listing)
+        strays = manifest_strays(entries, listing, rel)
+    else:
+        entries, strays = walk_folders(raw_dir, listing)
+    require_media(raw_dir, entries, strays)
     return raw_dir, entries, strays
 
 

@@ -122,13 +122,22 @@ def write_parquet(df: pd.DataFrame, path: Path | str) -> None:
 
 
 def read_table(path: Path | str) -> pd.DataFrame:
-    """Read a CSV or Parquet table written by :func:`write_csv` / :func:`write_parquet`."""
+    """Read a CSV or Parquet table written by :func:`write_csv` / :func:`write_parquet`.
+
+    CSV columns get their schema dtypes (:func:`stages.schema.csv_dtypes`): text stays text and
+    a table with a header and no rows has float and integer columns, not ``object`` ones.
+    """
     import pandas as pd
+
+    from stages import schema
 
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=schema.csv_dtypes())
+    if df.empty:
+        df = df.astype({c: "int64" for c in df.columns if c in schema.INT_COLUMNS})
+    return df
 
 
 def write_json(obj: Any, path: Path | str) -> None:

@@ -16,6 +16,7 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from stages import UserError
+from stages.schema import MODALITIES
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -137,8 +138,12 @@ class PreprocessParams:
 class ValidateParams:
     """Great Expectations checks (``validate`` section)."""
 
-    #: Smallest number of rows each modality table must have.
-    min_rows: int = 1
+    #: Smallest number of rows each modality's table must have, per modality
+    #: (``-S validate.min_rows.hands=500``). 0, the default, lets a build publish a modality
+    #: with no rows: one absent from the input (a hands-only dataset has no faces) or whose
+    #: every file ended in the ledger (the report says why). Set it to guard a real dataset
+    #: against a build that silently lost its rows.
+    min_rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODALITIES, 0))
 
 
 @dataclass
@@ -221,7 +226,11 @@ def _check(params: Params) -> None:
         errors.append(f"ingest.max_image_pixels={params.ingest.max_image_pixels}: must be > 0")
     if not 0.0 < params.split.test_size < 1.0:
         errors.append(f"split.test_size={params.split.test_size}: must be within (0, 1)")
-    for key in ("extract.hands.num_hands", "extract.faces.num_faces", "validate.min_rows",
+    for modality, n in params.validate.min_rows.items():
+        if modality not in MODALITIES or n < 0:
+            errors.append(f"validate.min_rows.{modality}={n}: keys are {', '.join(MODALITIES)}, "
+                          "values >= 0")
+    for key in ("extract.hands.num_hands", "extract.faces.num_faces",
                 "extract.chunk_size", "extract.dask.threads_per_worker"):
         if OmegaConf.select(cfg, key) < 1:
             errors.append(f"{key}={OmegaConf.select(cfg, key)}: must be >= 1")
@@ -253,7 +262,9 @@ def load(path: Path | str = PARAMS_FILE, overrides: dict[str, Any] | None = None
     try:
         merged = OmegaConf.merge(OmegaConf.structured(Params), loaded)
     except OmegaConfBaseException as exc:
-        raise ParamsError(f"{path}: {exc.msg}; see stages/params.py for the allowed keys") from exc
+        where = f"{exc.full_key}: " if getattr(exc, "full_key", None) else ""
+        raise ParamsError(f"{path}: {where}{exc.msg}; see stages/params.py for the allowed keys "
+                          "and types") from exc
     params: Params = OmegaConf.to_object(merged)  # type: ignore[assignment]
     _check(params)
     return params

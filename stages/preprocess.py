@@ -100,10 +100,11 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
                            mirror_left=params.mirror_left, rotate=params.rotate,
                            palm=params.palm_frame)
     else:
-        pose = kept[list(schema.POSE_COLUMNS)].to_numpy(dtype=np.float64).reshape(-1, 4, 4)
+        pose = kept[list(schema.POSE_COLUMNS)].to_numpy(dtype=np.float64).reshape(len(kept), 4, 4)
         normed = normalize_face(pts, params.face_scheme, width, height, pose)
     kept = kept.copy()
-    kept[list(schema.landmark_block(modality))] = normed.reshape(len(kept), -1)
+    block = list(schema.landmark_block(modality))
+    kept[block] = normed.reshape(len(kept), len(block))
     published = schema.published_columns(modality, params.privacy, params.velocities)
     if set(schema.velocity_columns(modality)) <= set(published):
         kept = gaps.velocities(kept, modality)

@@ -99,6 +99,14 @@ def _save(fig, name: str, dpi: int) -> str:
     return f"figures/{name}.png"
 
 
+def remove_stale_figures(keep: set[str]) -> None:
+    """Delete figures of an earlier build that this one did not draw (``keep``: figures/x.png)."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    for old in FIGURES.glob("*.png"):
+        if f"figures/{old.name}" not in keep:
+            old.unlink()
+
+
 def plot_bars(df: pd.DataFrame, index: str, columns: str, values: str, title: str, name: str,
               dpi: int) -> str:
     """A grouped bar chart of ``values`` by ``index`` and ``columns``."""
@@ -206,6 +214,55 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def modality_status(modality: str, rows: int, items: pd.DataFrame, frames: pd.DataFrame,
+                    ledger: pd.DataFrame) -> str:
+    """One sentence: what the build holds of ``modality``, or why it holds nothing.
+
+    ``ledger`` is the published ledger; files ledgered before they had a modality (hidden,
+    unlabelled) are counted in the ledger section, not here.
+    """
+    noun = modality[:-1]  # hand, face
+    mine = items[items["modality"] == modality]
+    offered = int(frames["item"].isin(mine["item"]).sum())
+    gone = ledger[ledger["modality"] == modality]
+    why = ", ".join(f"{r} {n}" for r, n in gone["reason"].value_counts().sort_index().items())
+    if rows:
+        return (f"{_n(rows, noun + ' row')} from {_n(len(mine), 'item')} "
+                f"({_n(offered, 'frame')}), {_n(mine['label'].nunique(), 'label')}; "
+                f"{len(gone)} {noun} files, frames or detections in the ledger"
+                + (f" ({why})" if why else "") + ".")
+    if not len(mine) and not len(gone):
+        return (f"No {modality} in this build: the input has no {noun} media (nothing under "
+                f"`{modality}/<label>/`, no manifest row with modality `{modality}`).")
+    files = int(len(mine) + (gone["stage"] == "ingest").sum())
+    return (f"No {modality} kept: {_n(files, noun + ' file')} ({_n(offered, 'frame')} to "
+            f"extract), all in the ledger: {why or 'no reason recorded'}.")
+
+
+def _n(count: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``."""
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+def _figure(ctx: dict, key: str, alt: str) -> str:
+    path = ctx["figures"].get(key)
+    return f"![{alt}]({path})\n" if path else ""
+
+
+def _evaluation_section(ctx: dict) -> str:
+    """Scores per modality and model, and a line for every score that could not be computed."""
+    lines = []
+    for modality, result in ctx["evaluation_raw"].items():
+        for key, what in (("skipped", "not evaluated"), ("cv_skipped", "no cross-validation"),
+                          ("test_skipped", "no test scores"),
+                          ("review_skipped", "no label review")):
+            if key in result:
+                lines.append(f"- {modality}: {what}: {result[key]}.")
+    return (_md_table(ctx["evaluation"]) + ("\n" + "\n".join(lines) + "\n" if lines else "")
+            + ("\n" + _figure(ctx, "confusion", "confusion matrices")
+               if ctx["figures"].get("confusion") else ""))
+
+
 def render(ctx: dict) -> str:
     """The Markdown text of ``reports/quality.md``."""
     v = ctx["validation"]
@@ -213,8 +270,16 @@ def render(ctx: dict) -> str:
     n_bad = sum(not x["success"] for per in v["results"].values() for r in per.values() for x in r)
     balance = ctx["balance"].pivot_table(index=["modality", "label"], columns="split",
                                          values="rows", aggfunc="sum", fill_value=0
-                                         ).astype(int).reset_index()
+                                         ).astype(int).reset_index() if len(ctx["balance"]) \
+        else ctx["balance"]
+    status = ctx["status"]
+    nothing = ("\n**Nothing was kept**: no table has a row. Why is in the ledger section "
+               "below.\n" if not any(ctx["rows"].values()) else "")
     prov = ctx["provenance"]
+    hands = (_figure(ctx, "handedness", "handedness") + "\n"
+             + _figure(ctx, "skeletons", "mean hand per label")) if ctx["rows"]["hands"] else ""
+    faces = (_md_table(ctx["blendshapes"].round(3).reset_index()) + "\n"
+             + _figure(ctx, "blendshapes", "blendshapes")) if ctx["rows"]["faces"] else ""
     return f"""# Data-quality report
 
 Validation: **{'passed' if v['success'] else 'FAILED'}**
@@ -226,38 +291,37 @@ Published tables hold landmarks, labels and pseudonymous ids only: no pixels, no
 Text a spreadsheet would run as a formula (starting with `= + - @`) is published with a
 leading `'` (CSV injection): {ctx['neutralized']} such labels here.
 
+## What this build holds
+{nothing}
+{"".join(f"- {m}: {status[m]}" + chr(10) for m in schema.MODALITIES)}
 ## Rows per label and split
 
 {_md_table(balance)}
-![class balance]({ctx['figures']['balance']})
-
+{_figure(ctx, 'balance', 'class balance')}
 ## Detection rate per label
 
 A frame is detected when the landmarker found at least one hand or face in it.
 
 {_md_table(ctx['detection'])}
-![detection rate]({ctx['figures']['detection']})
-
+{_figure(ctx, 'detection', 'detection rate')}
 ## Hands
 
-![handedness]({ctx['figures']['handedness']})
+{status['hands']}
 
-![mean hand per label]({ctx['figures']['skeletons']})
-
+{hands}
 ## Faces: blendshape profile per label
 
-{_md_table(ctx['blendshapes'].round(3).reset_index())}
-![blendshapes]({ctx['figures']['blendshapes']})
+{status['faces']}
 
+{faces}
 ## Baseline classifiers (evaluate)
 
 Trained on train, scored on test; cross-validation is grouped by source and stratified by
 label, on train only. Features: the published landmark columns (and blendshapes for faces),
-normalized as stated at the top. Confusion matrices: `dvc plots show`.
+normalized as stated at the top. Confusion matrices: `dvc plots show`. A score that could not be
+computed is left out, with the reason, rather than shown as a number.
 
-{_md_table(ctx['evaluation'])}
-![confusion matrices]({ctx['figures']['confusion']})
-
+{_evaluation_section(ctx)}
 **Label review**: {ctx['review_count']} rows whose out-of-fold prediction confidently disagrees
 with their label (`reports/label_review.csv`; ids are pseudonymous, look them up in your own
 inventory before relabelling):
@@ -274,8 +338,7 @@ linear interpolation and flagged `interpolated = 1`; longer gaps stay missing.
 Every input file or frame that is not in the tables is in `data/dataset/ledger.csv`.
 
 {_md_table(ctx['reasons'])}
-![ledger reasons]({ctx['figures']['reasons']})
-
+{_figure(ctx, 'reasons', 'ledger reasons')}
 ## Provenance
 
 {_md_table(pd.DataFrame(sorted(prov['models'].items()), columns=['model', 'sha256']))}
@@ -289,7 +352,10 @@ Parameters (`params.yaml`):
 
 
 def metrics(ctx: dict) -> dict:
-    """The DVC metrics: rows per split, detection rates, ledger counts, validation."""
+    """The DVC metrics: rows per split, detection rates, ledger counts, validation.
+
+    A modality with no frames has no ``detection_rate`` (not 0.0, which would read as a result).
+    """
     out: dict = {"validation_success": bool(ctx["validation"]["success"])}
     for m in schema.MODALITIES:
         b = ctx["balance"][ctx["balance"]["modality"] == m]
@@ -300,8 +366,9 @@ def metrics(ctx: dict) -> dict:
             "rows_test": int(b.loc[b["split"] == "test", "rows"].sum()),
             "labels": int(b["label"].nunique()),
             "frames": frames,
-            "detection_rate": round(float(d["detected"].sum()) / frames, 4) if frames else 0.0,
         }
+        if frames:
+            out[m]["detection_rate"] = round(float(d["detected"].sum()) / frames, 4)
     out["ledger"] = {str(r): int(n) for r, n in zip(ctx["reasons"]["reason"],
                                                    ctx["reasons"]["rows"], strict=True)}
     out["evaluate"] = ctx["evaluation_raw"]
@@ -337,6 +404,8 @@ def evaluation_table(evaluation: dict) -> pd.DataFrame:
             if model not in result:
                 continue
             cv, test = result[model].get("cv", {}), result[model].get("test", {})
+            if not cv and not test:
+                continue  # nothing scored: the reasons are listed under the table
             rows.append({
                 "modality": modality, "model": model,
                 "cv accuracy": cv.get("accuracy", "-"), "cv macro-F1": cv.get("macro_f1", "-"),
@@ -365,21 +434,30 @@ def main() -> None:
                .sort_values(["stage", "reason"]).reset_index(drop=True))
     profile = blendshape_profile(tables["faces"])
     params_text = params_mod.dataset_params_text()
-    figures = {
-        "balance": plot_bars(balance.assign(group=balance["modality"] + "/" + balance["label"]),
-                             "group", "split", "rows", "Rows per label and split", "balance", dpi),
-        "detection": plot_bars(detection.assign(group=detection["modality"] + "/" +
-                                                detection["label"], what="rate"),
-                               "group", "what", "rate", "Detection rate per label", "detection",
-                               dpi),
-        "handedness": plot_handedness(tables["hands"], dpi),
-        "skeletons": plot_hand_skeletons(tables["hands"], params.preprocess.scheme, dpi),
-        "blendshapes": plot_blendshapes(profile, dpi),
-        "reasons": plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
-                             "Ledger reasons", "reasons", dpi),
-        "confusion": plot_confusion({m: io.read_table(PLOTS / f"confusion_{m}.csv")
-                                     for m in schema.MODALITIES}, dpi),
+    rows = {m: len(t) for m, t in tables.items()}
+    confusions = {m: c for m in schema.MODALITIES
+                  if len(c := io.read_table(PLOTS / f"confusion_{m}.csv"))}
+    # Only what has data is drawn: a section without data says why instead of plotting nothing.
+    draw = {
+        "balance": lambda: plot_bars(
+            balance.assign(group=balance["modality"] + "/" + balance["label"]),
+            "group", "split", "rows", "Rows per label and split", "balance", dpi)
+        if len(balance) else None,
+        "detection": lambda: plot_bars(
+            detection.assign(group=detection["modality"] + "/" + detection["label"],
+                             what="rate"),
+            "group", "what", "rate", "Detection rate per label", "detection", dpi)
+        if len(detection) else None,
+        "handedness": lambda: plot_handedness(tables["hands"], dpi) if rows["hands"] else None,
+        "skeletons": lambda: plot_hand_skeletons(tables["hands"], params.preprocess.scheme, dpi)
+        if rows["hands"] else None,
+        "blendshapes": lambda: plot_blendshapes(profile, dpi) if not profile.empty else None,
+        "reasons": lambda: plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
+                                     "Ledger reasons", "reasons", dpi) if len(reasons) else None,
+        "confusion": lambda: plot_confusion(confusions, dpi) if confusions else None,
     }
+    figures = {k: path for k, make in draw.items() if (path := make())}
+    remove_stale_figures(set(figures.values()))
     evaluation = json.loads(EVALUATION_REPORT.read_text())
     gaps = json.loads(GAPS_REPORT.read_text())
     review = io.read_table(LABEL_REVIEW)
@@ -392,6 +470,8 @@ def main() -> None:
         "scheme": describe_preprocessing(params.preprocess),
         "validation": json.loads(VALIDATION_REPORT.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,
+        "rows": rows, "status": {m: modality_status(m, rows[m], items, frames, ledger)
+                                 for m in schema.MODALITIES},
         "figures": figures, "provenance": provenance(params.extract), "params_text": params_text,
     }
     io.write_text(render(ctx), REPORTS / "quality.md")

@@ -14,6 +14,7 @@ instance (hand or face) per frame, keyed by ``(source_id, frame, instance)``.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 
 MODALITIES = ("hands", "faces")
@@ -138,6 +139,24 @@ def n_landmarks(modality: str) -> int:
 INT_COLUMNS = frozenset({"frame", "instance", "timestamp_ms", "image_width", "image_height",
                          "interpolated"})
 STR_COLUMNS = frozenset({"source_id", "label", "group", "handedness"})
+#: Text columns of the other tables (inventory, ledgers, evaluate's outputs).
+_OTHER_TEXT_COLUMNS = frozenset({"path", "modality", "stage", "reason", "detail", "media",
+                                 "sha256", "actual", "predicted", "split"})
+
+
+@functools.cache
+def csv_dtypes() -> dict[str, str]:
+    """The dtype of every column a CSV of this project may have, by name, for reading it back.
+
+    Text stays text (a label ``1`` or ``None`` is a label, not a number or a missing value) and
+    floats stay floats, also in a table with a header and no rows; integer columns are left to
+    the reader (the ledger's ``frame`` may be empty).
+    """
+    floats = [c for modality in MODALITIES for c in
+              published_columns(modality, velocities=True) + columns(modality)
+              if c not in INT_COLUMNS and c not in STR_COLUMNS]
+    return {**dict.fromkeys(floats, "float64"),
+            **dict.fromkeys(STR_COLUMNS | _OTHER_TEXT_COLUMNS, "str")}
 
 
 class Reason(enum.StrEnum):

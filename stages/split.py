@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import io, schema
+from stages import UserError, io, schema
 from stages.ingest import OUT_DIR as INGEST_DIR
 from stages.preprocess import OUT_DIR as PREPROCESS_DIR
 from stages.validate import REPORT as VALIDATION_REPORT
@@ -106,7 +106,8 @@ def main() -> None:
     io.setup_logging()
     params = params_mod.load()
     if not json.loads(VALIDATION_REPORT.read_text())["success"]:
-        raise SystemExit(f"{VALIDATION_REPORT}: validation failed; run the validate stage")
+        raise UserError(f"{VALIDATION_REPORT}: validation failed; fix what it lists and run "
+                        "the validate stage again")
     for modality in schema.MODALITIES:
         df = io.read_table(PREPROCESS_DIR / f"{modality}.parquet")
         parts = split(df, modality, params.split.test_size, params.split.seed)

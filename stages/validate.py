@@ -4,8 +4,14 @@ Reads:   ``data/interim/preprocess/{hands,faces}.parquet``, ``data/interim/inges
          (the label set of each modality).
 Writes:  ``reports/validation.json`` (every expectation with its result) and, on violations,
          a readable summary on stderr and exit status 1, which fails ``dvc repro``.
-Params:  ``validate.min_rows``, ``preprocess.scheme`` and ``face_scheme`` (which value ranges
-         apply), ``preprocess.privacy`` (which face columns are there).
+Params:  ``validate.min_rows`` (per modality), ``preprocess.scheme`` and ``face_scheme`` (which
+         value ranges apply), ``preprocess.privacy`` (which face columns are there).
+
+Every modality's table is checked, whatever the input held: its columns are the schema's even
+with no rows (a hands-only dataset publishes an empty faces table with its header), and value
+checks of an empty table pass. ``validate.min_rows.<modality>`` (0 by default) is the only check
+that an empty table can fail; ``reports/validation.json`` records each table's rows and how
+many input items of its modality there were, so the report can say why a table is empty.
 
 The wide tables get table-level expectations (exact column list and order, row count, unique
 keys, no nulls, label and handedness sets, score ranges). The 63 or 1,434 landmark columns are
@@ -18,13 +24,12 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages import io, schema
+from stages import UserError, io, schema
 from stages.ingest import OUT_DIR as INGEST_DIR
 from stages.preprocess import OUT_DIR as PREPROCESS_DIR
 from stages.preprocess import landmark_array
@@ -32,6 +37,10 @@ from stages.preprocess import landmark_array
 log = logging.getLogger("validate")
 
 REPORT = Path("reports/validation.json")
+
+
+class ValidationError(UserError):
+    """Expectations failed: the build stops here, before anything is published."""
 
 
 def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
@@ -124,9 +133,14 @@ def _describe(result) -> dict:
 
 
 def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
-             min_rows: int, face_scheme: str = "interocular", privacy: str = "raw_mesh",
-             velocities: bool = False) -> dict:
-    """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}}``."""
+             min_rows: dict[str, int], face_scheme: str = "interocular",
+             privacy: str = "raw_mesh", velocities: bool = False,
+             inputs: dict[str, int] | None = None) -> dict:
+    """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
+
+    ``min_rows``: the smallest row count per modality (missing: 0). ``inputs``: how many input
+    items each modality had (recorded beside the row counts, under ``tables``).
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -135,11 +149,13 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # one bar per batch else
     source = ctx.data_sources.add_pandas("landmarks")
-    out: dict = {"success": True, "scheme": scheme, "results": {}}
+    out: dict = {"success": True, "scheme": scheme, "results": {}, "tables": {}}
     for modality, df in tables.items():
+        out["tables"][modality] = {"rows": len(df), "inputs": (inputs or {}).get(modality),
+                                   "min_rows": min_rows.get(modality, 0)}
         suites = expectations(modality, labels.get(modality, []),
-                              scheme if modality == "hands" else face_scheme, min_rows, privacy,
-                              velocities)
+                              scheme if modality == "hands" else face_scheme,
+                              min_rows.get(modality, 0), privacy, velocities)
         out["results"][modality] = {}
         for view_name, frame in views(df, modality).items():
             name = f"{modality}_{view_name}"
@@ -182,16 +198,17 @@ def main() -> None:
     tables = {m: io.read_table(PREPROCESS_DIR / f"{m}.parquet") for m in schema.MODALITIES}
     labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
               for m in schema.MODALITIES}
+    inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}
     pre = params.preprocess
     report = validate(tables, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
-                      pre.privacy, pre.velocities)
+                      pre.privacy, pre.velocities, inputs)
     io.write_json(report, REPORT)
     n = sum(len(r) for v in report["results"].values() for r in v.values())
     bad = failures(report)
     if bad:
-        log.error("%d of %d expectations failed (full result: %s):\n  %s", len(bad), n, REPORT,
-                  "\n  ".join(bad))
-        sys.exit(1)
+        raise ValidationError(
+            f"{len(bad)} of {n} expectations failed (full result: {REPORT}); fix the data or "
+            "the param named, then run again:\n  " + "\n  ".join(bad))
     log.info("%d expectations passed (%s)", n, REPORT)
 
 

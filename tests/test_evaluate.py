@@ -41,8 +41,9 @@ def test_label_review_finds_planted_mislabels(hands_split):
     paper = rows.index[rows["label"] == "paper"][::5]  # 6 open hands relabelled as fists
     planted = set(rows.loc[paper, "source_id"])
     rows.loc[paper, "label"] = "rock"
-    review = evaluate.label_review(rows, evaluate.feature_columns(rows, "hands"), "hands",
-                                   EvaluateParams(review_confidence=0.5))
+    review, why = evaluate.label_review(rows, evaluate.feature_columns(rows, "hands"), "hands",
+                                        EvaluateParams(review_confidence=0.5))
+    assert why is None
     found = review[review["source_id"].isin(planted)]
     others = review[~review["source_id"].isin(planted)]
     assert len(found) >= 4  # of 6
@@ -57,4 +58,31 @@ def test_one_label_is_not_evaluated(hands_split):
     train, test = hands_split
     only = train[train["label"] == "rock"]
     result = evaluate.evaluate(only, test, "hands", EvaluateParams())
-    assert result.metrics["skipped"] == "fewer than two labels in train"
+    assert result.metrics["skipped"] == "train holds 1 label; a classifier needs two or more"
+    assert "logreg" not in result.metrics
+    assert evaluate.evaluate(only.iloc[:0], test, "hands", EvaluateParams()).metrics[
+        "skipped"] == "no rows in train"
+
+
+def test_a_label_with_one_group_gets_no_cross_validation_score(hands_split):
+    """Grouped CV cannot score a label whose only group is held out: no number, a reason."""
+    train, test = hands_split
+    train = train.assign(group=train["group"].where(train["label"] != "rock", "one-subject"))
+    m = evaluate.evaluate(train, test, "hands", EvaluateParams()).metrics
+    assert m["cv_skipped"] == ("1 label with a single group (rock): grouped cross-validation "
+                               "needs two or more sources or subjects per label")
+    assert "cv" not in m["logreg"]
+    assert "cv" not in m["forest"]
+    assert m["logreg"]["test"]["accuracy"] > 0.6  # the test split still scores
+    folds, why = evaluate.grouped_folds(train["label"].to_numpy(), train["group"].to_numpy(),
+                                        5, 42)
+    assert folds is None
+    assert why == m["cv_skipped"]
+
+
+def test_an_empty_test_split_is_not_scored(hands_split):
+    train, test = hands_split
+    m = evaluate.evaluate(train, test.iloc[:0], "hands", EvaluateParams()).metrics
+    assert m["test_skipped"].startswith("the test split is empty")
+    assert "test" not in m["logreg"]
+    assert m["logreg"]["cv"]["folds"] == 5

@@ -216,7 +216,7 @@ def test_validation_failure_fails_the_build(repo):
     params = repo / "params.yaml"
     original = params.read_text()
     try:
-        params.write_text(original.replace("min_rows: 1", "min_rows: 100000"))
+        params.write_text(original.replace("    faces: 0", "    faces: 100000"))
         proc = dvc("repro", "validate", cwd=repo, check=False)
         assert proc.returncode != 0
         assert "expectations failed" in proc.stderr + proc.stdout

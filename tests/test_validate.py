@@ -15,19 +15,32 @@ def good():
     return kept
 
 
-def _run(hands):
+def _run(hands, min_rows=None):
     faces = pd.DataFrame({c: pd.Series(dtype="float64")
                           for c in schema.published_columns("faces")})
-    return validate({"hands": hands, "faces": faces}, {"hands": ["rock"], "faces": []}, "bbox", 1)
+    return validate({"hands": hands, "faces": faces}, {"hands": ["rock"], "faces": []}, "bbox",
+                    min_rows or {"hands": 1, "faces": 1}, inputs={"hands": 20, "faces": 0})
 
 
 def test_good_table_passes_except_empty_faces(good):
     report = _run(good)
     assert all(r["success"] for r in report["results"]["hands"]["wide"])
     assert all(r["success"] for r in report["results"]["hands"]["landmarks"])
-    # the empty faces table violates the row count: the build must not publish it silently
+    # the empty faces table violates its row minimum: the build must not publish it silently
     assert failures(report) == ["faces/wide: table_row_count_to_be_between "
                                 "{'min_value': 1}: observed 0"]
+
+
+def test_an_empty_table_with_the_schema_passes_a_zero_minimum(good):
+    """A hands-only dataset: the faces table is its header only, and that is valid at 0."""
+    report = _run(good, {"hands": 20, "faces": 0})
+    assert failures(report) == []
+    assert report["tables"] == {"hands": {"rows": 20, "inputs": 20, "min_rows": 20},
+                                "faces": {"rows": 0, "inputs": 0, "min_rows": 0}}
+    # ... but not without the schema's columns
+    broken = _run(good.drop(columns=["label"]), {"hands": 0, "faces": 0})
+    assert any(line.startswith("hands/wide: table_columns_to_match_ordered_list")
+               for line in failures(broken))
 
 
 def test_corrupted_table_fails_with_readable_lines(good):
@@ -56,7 +69,7 @@ def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(test
                                   schema.INTERPOLATED]
     hands, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
     labels = {"hands": ["rock"], "faces": sorted(kept["label"].unique())}
-    report = validate({"hands": hands, "faces": kept}, labels, "bbox", 1, "interocular",
-                      "blendshapes")
+    report = validate({"hands": hands, "faces": kept}, labels, "bbox",
+                      {"hands": 1, "faces": 1}, "interocular", "blendshapes")
     assert failures(report) == []
     assert set(report["results"]["faces"]) == {"wide", "blendshapes"}
