@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import struct
 import warnings
 from collections.abc import Iterator
@@ -23,7 +24,12 @@ from PIL import Image
 
 from stages.schema import Reason
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+#: Decoded by OpenCV; :data:`PILLOW_EXTENSIONS` (phone formats) by Pillow with pillow-heif.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff",
+                              ".heic", ".heif", ".hif", ".avif"})
+#: HEIC/HEIF (the iPhone default) through pillow-heif, AVIF through Pillow's own plugin; both
+#: with the EXIF orientation applied (pillow-heif applies HEIF's own rotation and mirroring).
+PILLOW_EXTENSIONS = frozenset({".heic", ".heif", ".hif", ".avif"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif"})
 
 Image.MAX_IMAGE_PIXELS = None  # header reads only; ingest.max_image_pixels is the limit
@@ -52,8 +58,28 @@ def media_kind(path: Path | str) -> str | None:
     return None
 
 
+def _register_heif() -> None:
+    """Let Pillow open HEIC/HEIF (once per process; importing pillow-heif costs ~50 ms)."""
+    global _HEIF_REGISTERED
+    if not _HEIF_REGISTERED:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _HEIF_REGISTERED = True
+
+
+_HEIF_REGISTERED = False
+
+
+def _is_heif(data: bytes) -> bool:
+    """An ISO base media file whose brand is an image one (HEIC, HEIF, AVIF), not a video."""
+    return data[4:8] == b"ftyp" and data[8:12] in (
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+
+
 def image_size(path: Path | str | BinaryIO) -> tuple[int, int]:
     """(width, height) read from the header only, without decoding the pixels."""
+    _register_heif()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: we check ourselves
         with Image.open(path) as im:
@@ -90,8 +116,11 @@ def decode_image_bytes(data: bytes, max_pixels: int, *, rgb: bool = False,
             w = h = None
         if w is not None:
             _check_pixels(w, h, max_pixels)
-    flags = cv2.IMREAD_COLOR_RGB if rgb else cv2.IMREAD_COLOR
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    if _is_heif(data):
+        image = _decode_pillow(data, rgb)
+    else:
+        flags = cv2.IMREAD_COLOR_RGB if rgb else cv2.IMREAD_COLOR
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if image is None or image.size == 0:
         raise MediaError(
             Reason.UNREADABLE,
@@ -102,21 +131,97 @@ def decode_image_bytes(data: bytes, max_pixels: int, *, rgb: bool = False,
     return image
 
 
+def _decode_pillow(data: bytes, rgb: bool) -> np.ndarray | None:
+    """HEIC/HEIF/AVIF bytes to an upright 8-bit RGB (or BGR) array; None if they do not decode."""
+    from PIL import ImageOps
+
+    _register_heif()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                upright = ImageOps.exif_transpose(im).convert("RGB")
+    except Exception:  # noqa: BLE001 - a corrupt file raises many types; it is "unreadable"
+        return None
+    array = np.asarray(upright)
+    return np.ascontiguousarray(array if rgb else array[..., ::-1])
+
+
+#: After a JPEG scan: the next marker (0xFF then neither a stuffed 0x00, a restart marker
+#: nor a fill byte).
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def jpeg_length(data: bytes) -> int | None:
+    """Bytes up to the first image's end-of-image marker, by walking the JPEG's segments.
+
+    None: the data runs out first (the file was cut short). -1: a structure this walk does not
+    follow (garbage between segments); the caller falls back to looking for the marker at the
+    end. Data after the marker is not this image: a Motion Photo's MP4 (Pixel and Samsung
+    cameras), a second picture (MPF) or padding.
+    """
+    pos, n = 2, len(data)
+    while pos + 2 <= n:
+        if data[pos] != 0xFF:
+            return -1
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:  # end of image
+            return pos + 2
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
+            pos += 2
+            continue
+        if pos + 4 > n:
+            return None
+        end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if end > n:
+            return None
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next marker
+            found = _NEXT_MARKER.search(data, end)
+            if found is None:
+                return None
+            end = found.start()
+        pos = end
+    return None
+
+
+def png_length(data: bytes) -> int | None:
+    """Bytes up to the end of the IEND chunk, by walking the chunks; None if cut short."""
+    pos, n = 8, len(data)
+    while pos + 12 <= n:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        end = pos + 12 + length
+        if end > n:
+            return None
+        if data[pos + 4:pos + 8] == b"IEND":
+            return end
+        pos = end
+    return None
+
+
 def _check_complete(data: bytes) -> None:
     """Refuse a JPEG without its end marker or a PNG without its IEND chunk (cut short).
 
     Decoders fill the missing part of a truncated image with grey and carry on; landmarks of
-    half a picture are not data. Trailing padding after the marker is tolerated.
+    half a picture are not data. The end is found by walking the file's structure, so data after
+    it is accepted: a Motion Photo (a JPEG followed by its MP4 video, which is ignored), a
+    second picture, or padding.
     """
-    tail = data[-4096:]
-    if data.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail:
+    if data.startswith(b"\xff\xd8"):
+        end = jpeg_length(data)
+        if end == -1:  # not a structure we can walk: the end marker near the end will do
+            end = len(data) if b"\xff\xd9" in data[-4096:] else None
         kind = "JPEG (no end-of-image marker)"
-    elif data.startswith(b"\x89PNG") and b"IEND" not in tail:
+    elif data.startswith(b"\x89PNG"):
+        end = png_length(data)
         kind = "PNG (no IEND chunk)"
     else:
         return
-    raise MediaError(Reason.TRUNCATED, f"truncated {kind}: the file was cut short; "
-                     "copy or export it again")
+    if end is None:
+        raise MediaError(Reason.TRUNCATED, f"truncated {kind}: the file was cut short; "
+                         "copy or export it again")
 
 
 def _check_pixels(w: int, h: int, max_pixels: int) -> None:
