@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,11 +233,12 @@ def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, ra
             workers: int | None = None) -> Summary:
     """Run the landmarkers over every item and write the tables and the ledger to ``out_dir``.
 
-    ``workers`` defaults to ``params.workers`` (0: one per core); ``cache`` to none.
+    ``workers`` defaults to ``params.workers`` (0: one per CPU this process may use, see
+    :func:`stages.executors.available_cpus`); ``cache`` to none.
     """
     cache = cache if cache is not None else Cache(None)
     workers = workers if workers is not None else params.workers
-    workers = workers or os.cpu_count() or 1
+    workers = workers or executors.available_cpus()
     tasks = tasks_for(items, frames, raw_dir, max_pixels)
     records = items[["path", "source_id", "modality", "label", "group", "width",
                      "height"]].to_dict("records")
@@ -291,7 +291,7 @@ def main() -> None:
     cache = Cache.from_env()
     s = extract(items, frames, params.extract, Path(params.ingest.raw_dir),
                 params.ingest.max_image_pixels, OUT_DIR, cache)
-    workers = params.extract.workers or os.cpu_count() or 1
+    workers = params.extract.workers or executors.available_cpus()
     log.info("%d items (%d from the cache %s), %d frames in %.1f s (%.1f frames/s, %s, "
              "%d workers); %s; %d frames ledgered", s.items, s.cached, cache.root or "(off)",
              s.frames, s.seconds, s.frames / max(s.seconds, 1e-9), params.extract.executor,

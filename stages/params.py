@@ -85,7 +85,8 @@ class ExtractParams:
 
     hands: HandLandmarkerParams = field(default_factory=HandLandmarkerParams)
     faces: FaceLandmarkerParams = field(default_factory=FaceLandmarkerParams)
-    #: Worker processes (each loads the models once); 0 = one per core.
+    #: Worker processes (each loads the models once); 0 = one per CPU this process may use
+    #: (its affinity mask and cgroup quota, not the machine's core count).
     workers: int = 0
     #: local (this machine) | dask (a Dask cluster, see ``dask``).
     executor: str = "local"

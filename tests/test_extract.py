@@ -277,3 +277,42 @@ def test_a_file_changed_after_ingest_is_refused(testdata, tmp_path):
         run_extract(items, frames, ExtractParams(), raw, tmp_path / "out")
     assert not (tmp_path / "out" / "hands.parquet").exists()
     assert not list((tmp_path / "out").glob(".tmp-*"))
+
+
+@pytest.mark.parametrize(("affinity", "files", "expected"), [
+    ({0, 1, 2, 3}, {}, 4),  # no cgroup limit: the affinity mask
+    ({0}, {}, 1),  # taskset -c 0
+    ({0, 1, 2, 3}, {"cpu.max": "max 100000"}, 4),  # v2, no quota
+    ({0, 1, 2, 3}, {"cpu.max": "200000 100000"}, 2),  # v2: a container given 2 CPUs
+    ({0, 1, 2, 3}, {"cpu.max": "150000 100000"}, 1),  # 1.5 CPUs: rounded down
+    ({0, 1, 2, 3}, {"cpu.max": "50000 100000"}, 1),  # half a CPU: still one worker
+    ({0, 1}, {"cpu.max": "800000 100000"}, 2),  # the tighter of the two
+    ({0, 1, 2, 3}, {"job/cpu.max": "300000 100000", "cpu.max": "max 100000"}, 3),  # nested
+    ({0, 1, 2, 3}, {"job/cpu.max": "max 100000", "cpu.max": "100000 100000"}, 1),  # a parent's
+])
+def test_zero_workers_means_the_cpus_this_process_may_use(tmp_path, monkeypatch, affinity,
+                                                          files, expected):
+    from stages import executors
+
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text + "\n")
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text("0::/job\n" if any(r.startswith("job/") for r in files) else "0::/\n")
+    monkeypatch.setattr(executors.os, "sched_getaffinity", lambda pid: affinity)
+    assert executors.available_cpus(tmp_path, proc) == expected
+
+
+def test_cgroup_v1_quota(tmp_path):
+    from stages import executors
+
+    tree = tmp_path / "cpu,cpuacct"
+    tree.mkdir()
+    (tree / "cpu.cfs_quota_us").write_text("300000\n")
+    (tree / "cpu.cfs_period_us").write_text("100000\n")
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text("4:memory:/\n2:cpu,cpuacct:/\n")
+    assert executors.cgroup_cpu_quota(tmp_path, proc) == 3.0
+    (tree / "cpu.cfs_quota_us").write_text("-1\n")
+    assert executors.cgroup_cpu_quota(tmp_path, proc) is None
+    assert executors.cgroup_cpu_quota(tmp_path, tmp_path / "absent") is None
