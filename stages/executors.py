@@ -6,7 +6,8 @@ executor or the number of workers. At most ``window`` chunks are in flight: resu
 as they arrive and memory does not grow with the number of files.
 
 - ``local`` with one worker: the stage's own process (no start-up cost).
-- ``local`` with N workers: a process pool. On Linux the workers are forked from the stage, so
+- ``local`` with N workers: a process pool. On Linux the workers are forked from a fork server
+  (see :func:`start_method`) that imported mediapipe once, so
   they start with mediapipe already imported; each loads the models once.
 - ``dask``: a Dask distributed cluster at ``extract.dask.address`` (``tcp://host:8786``), or a
   LocalCluster of ``extract.workers`` processes when no address is given. Workers need this
@@ -112,21 +113,37 @@ def _pool_init() -> None:
 
 
 def start_method() -> str:
-    """``fork`` on Linux (workers inherit imported modules), else ``spawn``."""
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+    """How worker processes start: ``forkserver`` on Linux, else ``spawn``.
+
+    Forking the stage itself is unsafe: by then it runs pyarrow's and OpenCV's threads, and a
+    child forked while one of them holds a lock can deadlock (Python 3.12+ warns of it, and
+    3.14 stops forking by default). A fork server is a fresh single-threaded process that
+    imports mediapipe once (:data:`PRELOAD`); workers are forked from it, so they still start
+    with mediapipe imported. ``LANDMARK_START_METHOD`` overrides (benchmarks compare them).
+    """
+    return os.environ.get("LANDMARK_START_METHOD") or (
+        "forkserver" if sys.platform.startswith("linux") else "spawn")
 
 
-def _preload() -> None:
-    """Import mediapipe here, before forking, so that no worker pays the second it takes."""
-    if start_method() == "fork":
+#: Imported once by the fork server, before it forks any worker.
+PRELOAD = ["mediapipe.tasks.python.vision", "stages.landmarks"]
+
+
+def _context():
+    """The multiprocessing context of :func:`start_method`, its fork server preloaded."""
+    method = start_method()
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(PRELOAD)
+    elif method == "fork":  # the parent imports mediapipe once, before forking
         from mediapipe.tasks.python import vision  # noqa: F401
+    return ctx
 
 
 def run_pool(chunks: Sequence[list[Task]], params, workers: int,
              window: int | None = None) -> Iterator[list[Result]]:
     """Run on a pool of ``workers`` processes, each loading the models once."""
-    _preload()
-    ctx = multiprocessing.get_context(start_method())
+    ctx = _context()
     with ctx.Pool(workers, initializer=_pool_init) as pool:
         def submit(chunk):
             return pool.apply_async(landmarks.run_tasks, (chunk, params)).get
@@ -150,9 +167,10 @@ def run_dask(chunks: Sequence[list[Task]], params, address: str | None, workers:
         n = max(sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()), 1)
         log.info("dask: %s, %d worker threads", address, n)
     else:
-        # Forked like the local pool's workers: they start with mediapipe imported.
-        _preload()
-        with dask.config.set({"distributed.worker.multiprocessing-method": start_method()}):
+        # Spawned, Dask's own default: each worker imports Dask and mediapipe itself, in
+        # parallel, which starts the cluster faster than a fork server importing both first.
+        method = os.environ.get("LANDMARK_START_METHOD") or "spawn"
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                                    processes=True, dashboard_address=None,
                                    silence_logs=logging.ERROR)
