@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set-up and everyday commands; needs only Python 3.11 with pip and the package registries.
+"""Set-up and everyday commands; needs only Python 3.11 (or 3.12, 3.13) with pip and the registries.
 
     python3.11 dev.py repro    # set up, fetch the sample media, run `dvc repro`
     python3.11 dev.py test     # set up, fetch the sample media, run the whole test suite
@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 UV_VERSION = "0.13.8"
+#: Pythons the lock resolves for and the tests pass on (CI runs 3.11).
+SUPPORTED = ((3, 11), (3, 13))
 
 
 def env() -> dict[str, str]:
@@ -43,8 +45,8 @@ def run(*cmd: str | Path) -> None:
 
 def setup() -> None:
     """Create ``.venv`` and make it match ``uv.lock`` exactly (a no-op when it already does)."""
-    if sys.version_info[:2] != (3, 11):
-        sys.exit(f"dev.py needs Python 3.11 (this is {sys.version.split()[0]}): "
+    if not SUPPORTED[0] <= sys.version_info[:2] <= SUPPORTED[1]:
+        sys.exit(f"dev.py needs Python 3.11, 3.12 or 3.13 (this is {sys.version.split()[0]}): "
                  "run it as `python3.11 dev.py ...`")
     if not (BIN / "uv").exists():
         if not (BIN / "python").exists():
