@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import pytest
 
 from tests import bad_corpus
 from tests.conftest import ROOT, SAMPLE, TESTDATA
+from tests.shapes import Label, Shape, make
 
 pytestmark = pytest.mark.slow
 
@@ -285,6 +287,48 @@ def test_exp_run_on_another_folder_with_bad_inputs(repo, tmp_path):
         text = path.read_text(encoding="utf-8").lower()
         leaked = sorted(n for n in needles if n in text)
         assert not leaked, f"{path.relative_to(repo)} mentions {leaked}"
+
+
+SHAPES = {
+    "hands only": (Shape((("hands", (Label("rock", 3, "images", True),
+                                      Label("paper", 3, "images", True))),)),
+                   {"hands": 6, "faces": 0}, "No faces in this build"),
+    "videos only, one per modality, manifest": (
+        Shape((("hands", (Label("wave", 1, "videos", True),)),
+               ("faces", (Label("smile", 1, "videos", True),))), "manifest"),
+        {"hands": 2, "faces": 4}, "faces: not evaluated: train holds 1 label"),
+    "nothing detected": (Shape((("faces", (Label("calm", 3, "images", False),
+                                           Label("angry", 1, "mixed", False))),)),
+                         {"hands": 0, "faces": 0}, "**Nothing was kept**"),
+}
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_exp_run_on_generated_shapes(repo, tmp_path, name):
+    """A few generated shapes through `dvc exp run`, as a new user would point it at them."""
+    if not (TESTDATA / "README.md").is_file():
+        pytest.skip("real test media not found")
+    shape, rows, said = SHAPES[name]
+    make(shape, tmp_path / "raw", TESTDATA, tmp_path / "media")
+    proc = dvc("exp", "run", "-S", f"ingest.raw_dir={tmp_path / 'raw'}", cwd=repo)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    for modality, n in rows.items():
+        published = [pd.read_csv(repo / f"data/dataset/{modality}/{s}.csv")
+                     for s in ("train", "test")]
+        assert sum(len(t) for t in published) == n, modality
+    assert said in (repo / "reports/quality.md").read_text()
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert metrics["validation_success"]
+
+
+def test_exp_run_on_a_folder_without_media_is_one_error_line(repo, tmp_path):
+    (tmp_path / "raw/hands/rock").mkdir(parents=True)  # a label folder, but no file
+    proc = dvc("exp", "run", "-S", f"ingest.raw_dir={tmp_path / 'raw'}", cwd=repo, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Traceback" not in out
+    assert (f"ingest: error: {tmp_path / 'raw'}: no files there; lay your media out as "
+            "<modality>/<label>/<file>") in out
 
 
 def test_pr_comment_on_a_before_after_pair_of_builds(repo):
