@@ -219,8 +219,9 @@ def main() -> None:
         summary = ", ".join(
             f"{m} test accuracy {result.metrics[m]['test']['accuracy']:.3f}"
             for m in params.models if "test" in result.metrics.get(m, {}))
-        log.info("%s: %s; %d label-review candidates", modality, summary or "not evaluated",
-                 len(result.review))
+        why = result.metrics.get("skipped") or result.metrics.get("test_skipped")
+        log.info("%s: %s; %d label-review candidates", modality,
+                 summary or f"not evaluated ({why})", len(result.review))
     io.write_json(report, REPORT)
     io.write_csv(pd.concat(reviews, ignore_index=True), REVIEW)
 

@@ -74,10 +74,10 @@ def require_media(raw_dir: Path, entries: list[Entry], strays: list[dict]) -> No
         return
     if not entries and not strays:
         raise NoMediaError(f"{raw_dir}: no files there; {LAYOUT_HELP}")
-    found = [Path(e.path).suffix.lower() or "(none)" for e in entries]
+    found = sorted({Path(e.path).suffix.lower() or "no extension" for e in entries})
     why = {r["reason"] for r in strays}
-    parts = [f"{len(entries)} labelled files with no image or video extension "
-             f"({' '.join(sorted(set(found)))})"] if entries else []
+    parts = [f"{len(entries)} labelled files with no image or video extension: "
+             f"{', '.join(found)}"] if entries else []
     parts += [f"{sum(r['reason'] == w for r in strays)} {w}" for w in sorted(why)]
     raise NoMediaError(f"{raw_dir}: no labelled image or video ({', '.join(parts)}); "
                        f"{LAYOUT_HELP}")

@@ -186,3 +186,34 @@ def test_manifest_mode_ledgers_files_it_does_not_name(tmp_path, testdata):
         ("clips/take.gif", Reason.UNLABELLED)]
     assert strays[1]["detail"] == ("not in the manifest; add a row for it or move it out of "
                                    "ingest.raw_dir")
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({}, "no files there; lay your media out as <modality>/<label>/<file>"),
+    ({"IMG_0001.jpg": b"x", "IMG_0002.jpg": b"x", ".DS_Store": b"x"},  # a flat phone dump
+     "no labelled image or video (1 hidden, 2 unlabelled); lay your media out as"),
+    ({"hands/rock/notes.txt": b"x", "hands/rock/README": b"x"},
+     "no labelled image or video (2 labelled files with no image or video extension: .txt, "
+     "no extension); lay your media out as"),
+    ({"manifest.csv": b"path,modality,label\n", "a.jpg": b"x"},
+     "no labelled image or video (1 unlabelled); lay your media out as"),
+])
+def test_a_folder_without_labelled_media_is_one_error_naming_what_is_there(tmp_path, files,
+                                                                             message):
+    for rel, data in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    with pytest.raises(ingest.NoMediaError) as err:
+        ingest.discover(IngestParams(raw_dir=str(tmp_path)))
+    assert str(err.value).startswith(f"{tmp_path}: ")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_folder_whose_media_all_fail_is_not_an_error(tmp_path):
+    (tmp_path / "hands/rock").mkdir(parents=True)
+    (tmp_path / "hands/rock/empty.jpg").write_bytes(b"")
+    raw, entries, strays = ingest.discover(IngestParams(raw_dir=str(tmp_path)))
+    items, _, ledger = ingest.build_inventory(raw, entries, IngestParams(raw_dir=str(tmp_path)))
+    assert items.empty
+    assert [(r["path"], r["reason"]) for r in ledger] == [("hands/rock/empty.jpg", "empty_file")]
