@@ -42,7 +42,10 @@ log = logging.getLogger("extract")
 OUT_DIR = Path("data/interim/extract")
 CACHE_NAMESPACE = "extract"
 #: Rows per Parquet row group: fixed, so the file's layout never depends on timing.
-ROW_GROUP_ROWS = {"hands": 4096, "faces": 512}
+ROW_GROUP_ROWS = {"hands": 4096, "faces": 512, schema.HOLISTIC: 512}
+#: The tables extract writes: one per modality, and the holistic one (both hands and the face of
+#: each frame, see :func:`stages.landmarks.holistic_frame`).
+TABLES = (*schema.MODALITIES, schema.HOLISTIC)
 
 
 def tasks_for(items: pd.DataFrame, frames: pd.DataFrame, raw_dir: Path,
@@ -73,6 +76,7 @@ def key_context(params: ExtractParams) -> dict[str, dict]:
         model = options.pop("model_asset_path")
         context[modality] = {"code": code, "versions": versions, "options": options,
                              "model_sha256": models.model_sha256(model)}
+    context[schema.HOLISTIC] = {m: context[m] for m in schema.MODALITIES}
     return context
 
 
@@ -192,6 +196,20 @@ class _TableWriter(contextlib.AbstractContextManager):
             cols["handedness_score"] = det["handedness_score"][:n].astype(np.float64)
             blocks = [("landmarks", schema.HAND_LANDMARK_COLUMNS),
                       ("world", schema.HAND_WORLD_COLUMNS)]
+        elif self.modality == schema.HOLISTIC:
+            present = det["hand_present"][:n].astype(np.int64)
+            cols["left_hand_present"], cols["right_hand_present"] = present[:, 0], present[:, 1]
+            cols["face_present"] = det["face_present"][:n].astype(np.int64)
+            cols[schema.SIDE_RESOLVED] = det["side_resolved"][:n].astype(np.int64)
+            for i, side in enumerate(schema.HAND_SIDES):
+                values = np.concatenate([
+                    det["hand_score"][:n, i, None], det["hand_landmarks"][:n, i].reshape(n, -1),
+                    det["hand_world"][:n, i].reshape(n, -1)], axis=1).astype(np.float64)
+                cols.update({c: values[:, j]
+                             for j, c in enumerate(schema.hand_part_columns(side))})
+            blocks = [("landmarks", schema.FACE_LANDMARK_COLUMNS),
+                      ("blendshapes", schema.BLENDSHAPE_COLUMNS),
+                      ("pose", schema.POSE_COLUMNS)]
         else:
             blocks = [("landmarks", schema.FACE_LANDMARK_COLUMNS),
                       ("blendshapes", schema.BLENDSHAPE_COLUMNS),
@@ -246,7 +264,7 @@ def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, ra
     progress = Progress(len(tasks), "extract", log)
     with contextlib.ExitStack() as stack:  # on an error, no output file is replaced
         tables = {m: stack.enter_context(_TableWriter(m, out_dir / f"{m}.parquet"))
-                  for m in schema.MODALITIES}
+                  for m in TABLES}
         ledger = stack.enter_context(_LedgerWriter(out_dir / "ledger.csv"))
         for item, task, result in zip(records, tasks, results(tasks, params, cache, workers),
                                       strict=True):
@@ -255,6 +273,10 @@ def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, ra
     seconds = progress.close()
     return Summary(len(tasks), len(frames), {m: t.rows for m, t in tables.items()}, ledger.rows,
                    cache.hits - hits_before, seconds)
+
+
+NOTHING_FOUND = {"hands": "no hand detected", "faces": "no face detected",
+                 schema.HOLISTIC: "no hand and no face detected"}
 
 
 def _add(item: dict, result: Result, table: _TableWriter, ledger: _LedgerWriter) -> None:
@@ -267,7 +289,7 @@ def _add(item: dict, result: Result, table: _TableWriter, ledger: _LedgerWriter)
         if problem or not counts[i]:
             ledger.add(schema.ledger_row(
                 "extract", Reason.UNREADABLE if problem else Reason.NO_DETECTION,
-                problem or f"no {item['modality'][:-1]} detected", path=item["path"],
+                problem or NOTHING_FOUND[item["modality"]], path=item["path"],
                 source_id=item["source_id"], modality=item["modality"], label=item["label"],
                 frame=frame))
             continue

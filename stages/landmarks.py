@@ -38,6 +38,19 @@ DETECTION_FIELDS: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
         "blendshapes": ((schema.N_BLENDSHAPES,), "float32"),
         "pose": ((16,), "float32"),
     },
+    # One "detection" per frame in which any part was found: both hands by side (left, right)
+    # and the face, NaN where a part is absent (see :func:`holistic_frame`).
+    schema.HOLISTIC: {
+        "hand_present": ((2,), "int8"),
+        "hand_score": ((2,), "float32"),
+        "hand_landmarks": ((2, schema.N_HAND_LANDMARKS, 3), "float32"),
+        "hand_world": ((2, schema.N_HAND_LANDMARKS, 3), "float32"),
+        "side_resolved": ((), "int8"),
+        "face_present": ((), "int8"),
+        "landmarks": ((schema.N_FACE_LANDMARKS, 3), "float32"),
+        "blendshapes": ((schema.N_BLENDSHAPES,), "float32"),
+        "pose": ((16,), "float32"),
+    },
 }
 
 
@@ -116,6 +129,44 @@ def _face_detections(result) -> list[dict]:
     return out
 
 
+def holistic_frame(hands: list[dict], faces: list[dict]) -> list[dict]:
+    """One frame's hands and face as one holistic detection; ``[]`` when nothing was found.
+
+    Hands go to the side MediaPipe names (``Left``/``Right``, for the image as given), highest
+    handedness score first. When both claim one side, the higher-scoring hand keeps it and the
+    other is given the free side, and ``side_resolved`` is 1: two hands of one frame are, in
+    the data this is for, a signer's two hands. A hand beyond two (``num_hands`` > 2) is
+    dropped. The first face is the face (``num_faces`` is 1 by default).
+    """
+    if not hands and not faces:
+        return []
+    n = schema.N_HAND_LANDMARKS
+    out = {
+        "hand_present": np.zeros(2, np.int8), "hand_score": np.full(2, np.nan, np.float32),
+        "hand_landmarks": np.full((2, n, 3), np.nan, np.float32),
+        "hand_world": np.full((2, n, 3), np.nan, np.float32), "side_resolved": 0,
+        "face_present": 0,
+        "landmarks": np.full((schema.N_FACE_LANDMARKS, 3), np.nan, np.float32),
+        "blendshapes": np.full(schema.N_BLENDSHAPES, np.nan, np.float32),
+        "pose": np.full(16, np.nan, np.float32),
+    }
+    for hand in sorted(hands, key=lambda h: -h["handedness_score"]):
+        side = schema.HAND_SIDES.index(hand["handedness"].lower())
+        if out["hand_present"][side]:
+            side = 1 - side
+            if out["hand_present"][side]:
+                continue
+            out["side_resolved"] = 1
+        out["hand_present"][side] = 1
+        out["hand_score"][side] = hand["handedness_score"]
+        out["hand_landmarks"][side] = hand["landmarks"]
+        out["hand_world"][side] = hand["world"]
+    if faces:
+        out["face_present"] = 1
+        out.update({k: faces[0][k] for k in ("landmarks", "blendshapes", "pose")})
+    return [out]
+
+
 class Landmarkers:
     """The landmarkers of one thread: IMAGE-mode ones made once, VIDEO-mode ones per video."""
 
@@ -185,28 +236,46 @@ def _read_checked(task: Task) -> bytes:
     return data
 
 
+def _parts(modality: str) -> tuple[str, ...]:
+    """The landmarkers a modality runs: its own, or both for holistic rows."""
+    return ("hands", "faces") if modality == schema.HOLISTIC else (modality,)
+
+
+def _detect_all(landmarkers: dict, modality: str, rgb: np.ndarray,
+                timestamp_ms: int | None) -> list[dict]:
+    """One frame through every landmarker of ``modality``: its detections."""
+    found = {part: _detect(m, part, rgb, timestamp_ms) for part, m in landmarkers.items()}
+    if modality == schema.HOLISTIC:
+        return holistic_frame(found["hands"], found["faces"])
+    return found[modality]
+
+
 def run_task(task: Task, marks: Landmarkers) -> Result:
-    """Extract one item: every wanted frame decoded, checked and run through its landmarker.
+    """Extract one item: every wanted frame decoded, checked and run through its landmarkers.
+
+    A holistic item runs the hand and the face landmarker on the same decoded frame.
 
     Raises:
         ChangedFileError: the file's sha256 is not ``task.sha256``.
     """
+    parts = _parts(task.modality)
     if task.media == "image":
         try:
             rgb = media.decode_image_bytes(_read_checked(task), task.max_pixels, rgb=True,
                                            header_check=False)
         except media.MediaError as err:
             return _pack(task.modality, task.frames, [str(err)], [[]])
-        return _pack(task.modality, task.frames, [""],
-                     [_detect(marks.image(task.modality), task.modality, rgb, None)])
+        return _pack(task.modality, task.frames, [""], [_detect_all(
+            {p: marks.image(p) for p in parts}, task.modality, rgb, None)])
     if io.sha256_file(task.path) != task.sha256:
         _read_checked(task)  # raises with the message
     timestamps = dict(task.frames)
     found: dict[int, list[dict]] = {}
-    with marks.make(task.modality, video=True) as landmarker:
+    with contextlib.ExitStack() as stack:  # VIDEO mode: landmarkers of this video only
+        landmarkers = {p: stack.enter_context(marks.make(p, video=True)) for p in parts}
         for index, bgr in media.iter_video_frames(task.path, sorted(timestamps)):
-            found[index] = _detect(landmarker, task.modality, media.to_rgb(bgr),
-                                   timestamps[index])
+            found[index] = _detect_all(landmarkers, task.modality, media.to_rgb(bgr),
+                                       timestamps[index])
     problems = ["" if f in found else "frame did not decode; re-encode the video"
                 for f, _ in task.frames]
     return _pack(task.modality, task.frames, problems, [found.get(f, []) for f, _ in task.frames])

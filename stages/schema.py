@@ -90,13 +90,34 @@ HAND_WORLD_COLUMNS = tuple(landmark_columns(HAND_LANDMARK_NAMES, prefix="world_"
 FACE_LANDMARK_COLUMNS = tuple(landmark_columns(FACE_LANDMARK_NAMES))
 
 
+#: Holistic rows: both hands and the face of one frame. One row per frame; a part that was not
+#: found is empty cells (NaN), and its presence flag says so.
+HOLISTIC = "holistic"
+HAND_SIDES = ("left", "right")
+PRESENCE_COLUMNS: tuple[str, ...] = ("left_hand_present", "right_hand_present", "face_present")
+#: 1 on a frame where both hands claimed the same side: the hand with the higher handedness
+#: score kept it and the other was given the free side.
+SIDE_RESOLVED = "hands_side_resolved"
+
+
+def hand_part_columns(side: str) -> list[str]:
+    """A holistic row's block of one hand: its handedness score, image and world landmarks."""
+    return [f"{side}_handedness_score", *landmark_columns(HAND_LANDMARK_NAMES, f"{side}_"),
+            *landmark_columns(HAND_LANDMARK_NAMES, f"{side}_world_")]
+
+
 def columns(modality: str) -> list[str]:
-    """The ordered column list of a landmark table of ``modality`` ("hands" or "faces")."""
+    """The ordered column list of a landmark table of ``modality`` (hands, faces, holistic)."""
     if modality == "hands":
         return [*META_COLUMNS, *HAND_SCORE_COLUMNS, *HAND_LANDMARK_COLUMNS, *HAND_WORLD_COLUMNS]
     if modality == "faces":
         return [*META_COLUMNS, *FACE_LANDMARK_COLUMNS, *BLENDSHAPE_COLUMNS, *POSE_COLUMNS]
-    raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
+    if modality == HOLISTIC:
+        return [*META_COLUMNS, *PRESENCE_COLUMNS, SIDE_RESOLVED,
+                *(c for side in HAND_SIDES for c in hand_part_columns(side)),
+                *FACE_LANDMARK_COLUMNS, *BLENDSHAPE_COLUMNS, *POSE_COLUMNS]
+    raise ValueError(f"unknown modality {modality!r}; expected one of "
+                     f"{(*MODALITIES, HOLISTIC)}")
 
 
 PRIVACY_LEVELS = ("raw_mesh", "pose_normalized", "blendshapes")
@@ -137,7 +158,7 @@ def n_landmarks(modality: str) -> int:
 
 #: Integer columns (everything else in a landmark table is a float, or a string below).
 INT_COLUMNS = frozenset({"frame", "instance", "timestamp_ms", "image_width", "image_height",
-                         "interpolated"})
+                         "interpolated", *PRESENCE_COLUMNS, SIDE_RESOLVED})
 STR_COLUMNS = frozenset({"source_id", "label", "group", "handedness"})
 #: Text columns of the other tables (inventory, ledgers, evaluate's outputs).
 _OTHER_TEXT_COLUMNS = frozenset({"path", "modality", "stage", "reason", "detail", "media",

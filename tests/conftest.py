@@ -38,11 +38,11 @@ def detections(testdata) -> pd.DataFrame:
 def run_extract(items, frames, params, raw_dir, out_dir, cache=None, workers=1,
                 max_pixels=40_000_000):
     """stages.extract.extract() into ``out_dir``; returns ``(tables, ledger, summary)``."""
-    from stages import extract, io, schema
+    from stages import extract, io
 
     summary = extract.extract(items, frames, params, Path(raw_dir), max_pixels, Path(out_dir),
                               cache, workers)
-    tables = {m: io.read_table(Path(out_dir) / f"{m}.parquet") for m in schema.MODALITIES}
+    tables = {m: io.read_table(Path(out_dir) / f"{m}.parquet") for m in extract.TABLES}
     return tables, io.read_table(Path(out_dir) / "ledger.csv"), summary
 
 

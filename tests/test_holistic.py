@@ -1,0 +1,141 @@
+"""Holistic extraction: both hands and the face of each frame, on the real test videos and photos.
+
+A holistic item runs the hand and the face landmarker on the same decoded frame, so its row is
+exactly the hands table's and the faces table's detections of that frame side by side (checked
+against extracting the same files as hands and as faces), with presence flags and empty parts.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages import ingest, landmarks, schema
+from stages.params import ExtractParams, IngestParams
+from tests.conftest import run_extract
+
+FILES = {
+    "clip": "videos/pyfeat_WolfgangLanger_Pexels.mp4",
+    "gif": "videos/fingerpose_fingers.gif",
+    "hand_photo": "hands/paper/{first}",
+    "face_photo": "faces/happiness/{first}",
+}
+
+
+@pytest.fixture(scope="module")
+def extracted(testdata, tmp_path_factory):
+    """The four files extracted three ways (as hands, as faces, as holistic), every frame."""
+    root = tmp_path_factory.mktemp("holistic_raw")
+    for name, rel in FILES.items():
+        folder = rel.split("/{")[0] if "{" in rel else None
+        src = testdata / (rel.format(first=sorted((testdata / folder).iterdir())[0].name)
+                          if folder else rel)
+        (root / "hands" / name).mkdir(parents=True)
+        shutil.copy(src, root / "hands" / name / src.name)
+    params = IngestParams(raw_dir=str(root), video_fps=None)
+    raw, entries, _ = ingest.discover(params)
+    items, frames, _ = ingest.build_inventory(raw, entries, params)
+    out = {}
+    for modality in ("hands", "faces", schema.HOLISTIC):
+        as_modality = items.assign(modality=modality)
+        tables, ledger, _ = run_extract(as_modality, frames, ExtractParams(), raw,
+                                        tmp_path_factory.mktemp(modality))
+        out[modality] = tables[modality]
+        out[f"{modality}_ledger"] = ledger
+    out["items"] = items.set_index("label")
+    out["frames"] = frames
+    return out
+
+
+def _rows(extracted, label):
+    sid = extracted["items"].loc[label, "source_id"]
+    table = extracted[schema.HOLISTIC]
+    return table[table["source_id"] == sid].set_index("frame").sort_index()
+
+
+def test_the_pexels_clip_has_a_face_in_every_frame_and_a_hand_in_172(extracted):
+    rows = _rows(extracted, "clip")
+    assert len(rows) == 472  # README: a face in all 472 frames, so every frame is a row
+    assert rows["face_present"].sum() == 472
+    hand = (rows["left_hand_present"] == 1) | (rows["right_hand_present"] == 1)
+    assert hand.sum() == 172  # README: 172 frames with a hand
+    assert rows["instance"].eq(0).all()
+
+
+def test_the_fingerpose_gif_has_a_hand_and_a_face_in_all_43_frames(extracted):
+    rows = _rows(extracted, "gif")
+    assert len(rows) == 43
+    assert rows["face_present"].sum() == 43
+    assert ((rows["left_hand_present"] + rows["right_hand_present"]) >= 1).all()
+
+
+def test_photos_have_one_part_and_the_others_empty(extracted):
+    hand = _rows(extracted, "hand_photo").iloc[0]
+    assert hand["face_present"] == 0
+    assert hand["left_hand_present"] + hand["right_hand_present"] == 1
+    side = "left" if hand["left_hand_present"] else "right"
+    other = "right" if side == "left" else "left"
+    assert not np.isnan(hand[schema.hand_part_columns(side)].to_numpy(float)).any()
+    assert np.isnan(hand[schema.hand_part_columns(other)].to_numpy(float)).all()
+    assert np.isnan(hand[list(schema.FACE_LANDMARK_COLUMNS + schema.BLENDSHAPE_COLUMNS
+                              + schema.POSE_COLUMNS)].to_numpy(float)).all()
+    face = _rows(extracted, "face_photo").iloc[0]
+    assert (face["face_present"], face["left_hand_present"], face["right_hand_present"]) == (
+        1, 0, 0)
+    assert np.isnan(face[schema.hand_part_columns("left") + schema.hand_part_columns("right")]
+                    .to_numpy(float)).all()
+
+
+def test_a_holistic_row_is_the_hands_and_the_face_of_its_frame(extracted):
+    """The parts equal what extracting the file as hands and as faces found in that frame."""
+    hol = extracted[schema.HOLISTIC]
+    hands, faces = extracted["hands"], extracted["faces"]
+    faces0 = faces[faces["instance"] == 0].set_index(["source_id", "frame"])
+    hol = hol.set_index(["source_id", "frame"])
+    with_face = hol[hol["face_present"] == 1]
+    assert len(with_face) == len(faces0)
+    cols = list(schema.FACE_LANDMARK_COLUMNS + schema.BLENDSHAPE_COLUMNS + schema.POSE_COLUMNS)
+    np.testing.assert_array_equal(with_face[cols].to_numpy(float),
+                                  faces0.loc[with_face.index, cols].to_numpy(float))
+    compared = 0
+    for (sid, frame), group in hands.groupby(["source_id", "frame"]):
+        row = hol.loc[(sid, frame)]
+        if row[schema.SIDE_RESOLVED]:
+            continue
+        for _, hand in group.iterrows():
+            side = hand["handedness"].lower()
+            got = row[[f"{side}_{c}" for c in schema.HAND_LANDMARK_COLUMNS]].to_numpy(float)
+            np.testing.assert_array_equal(got, hand[list(schema.HAND_LANDMARK_COLUMNS)]
+                                          .to_numpy(float))
+            compared += 1
+    assert compared >= 172 + 43
+
+
+def test_frames_with_nothing_are_ledgered(extracted):
+    """Every sampled frame is a holistic row or a no_detection line of the ledger."""
+    hol, ledger = extracted[schema.HOLISTIC], extracted[f"{schema.HOLISTIC}_ledger"]
+    assert len(hol) + len(ledger) == len(extracted["frames"])
+    assert set(ledger["reason"]) <= {"no_detection"}
+    assert set(ledger["detail"]) <= {"no hand and no face detected"}
+
+
+def test_two_hands_claiming_one_side():
+    """The higher handedness score keeps the side; the other takes the free one, flagged."""
+    def hand(side, score, x):
+        return {"handedness": side, "handedness_score": score,
+                "landmarks": np.full((21, 3), x), "world": np.full((21, 3), x)}
+
+    [row] = landmarks.holistic_frame([hand("Left", 0.6, 0.2), hand("Left", 0.9, 0.7)], [])
+    assert row["hand_present"].tolist() == [1, 1]
+    assert row["side_resolved"] == 1
+    assert row["hand_score"].tolist() == pytest.approx([0.9, 0.6])
+    assert row["hand_landmarks"][0, 0, 0] == pytest.approx(0.7)  # left: the 0.9 hand
+    assert row["face_present"] == 0
+    [row] = landmarks.holistic_frame([hand("Right", 0.8, 0.1), hand("Left", 0.7, 0.5)], [])
+    assert row["side_resolved"] == 0
+    assert row["hand_landmarks"][1, 0, 0] == pytest.approx(0.1)  # right
+    assert landmarks.holistic_frame([], []) == []
+    assert pd.isna(row["pose"]).all()
