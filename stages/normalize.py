@@ -41,6 +41,12 @@ Face schemes (``preprocess.face_scheme``), see :func:`normalize_face`:
   (y down, z away) to that frame and ``R = M[:3, :3] / |M[:3, 0]|``,
   ``p' = F R^T F (p - c) / d``, a frontal face whatever the head's yaw, pitch and roll.
 
+Holistic rows (both hands and the face of one frame) normalize each hand with the hand scheme
+and the face with the face scheme, or, with ``preprocess.holistic_hands=face_frame``, put the
+hands in the face's frame (:func:`in_face_frame`): the same ``p' = R(-roll) (p - c) / d`` as
+``interocular``, with ``c``, ``d`` and ``roll`` from that frame's face, so where the hands are
+relative to the face (a part of a sign's meaning) survives normalization.
+
 Expected output ranges per scheme live in :data:`stages.schema.EXPECTED_RANGES`.
 """
 
@@ -65,6 +71,8 @@ FORMULAS = {
     "interocular": "p' = R(-roll) (p - eye midpoint) / outer-eye-corner distance",
     "head_pose": "p' = F R^T F (p - eye midpoint) / eye distance, R = the pose matrix's "
                  "rotation, F = diag(1, -1, -1)",
+    "face_frame": "hands: p' = R(-roll) (p - eye midpoint) / outer-eye-corner distance, with "
+                  "the eye midpoint, distance and roll of the same frame's face",
 }
 FACE_SCHEMES = ("none", "interocular", "head_pose")
 #: Image axes (x right, y down, z away) to MediaPipe's face-geometry frame (y up, z towards
@@ -181,6 +189,33 @@ def normalize(points: np.ndarray, modality: str, scheme: str, width: np.ndarray,
         return out / extent[:, None, None]
 
 
+def face_frame(face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``face`` (``(n, 478, 3)``, height units): eye midpoint, eye distance, roll.
+
+    The outer eye corners' midpoint ``c`` (``(n, 3)``), their distance ``d`` and the roll
+    ``atan2(dy, dx)`` of the subject's right -> left outer corner.
+    """
+    right = face[:, schema.FACE_RIGHT_EYE_OUTER]
+    left = face[:, schema.FACE_LEFT_EYE_OUTER]
+    roll = np.arctan2(left[:, 1] - right[:, 1], left[:, 0] - right[:, 0])
+    return (right + left) / 2, np.linalg.norm(left - right, axis=1), roll
+
+
+def in_face_frame(points: np.ndarray, face: np.ndarray, width: np.ndarray,
+                  height: np.ndarray) -> np.ndarray:
+    """Landmarks ``points`` (``(n, k, 3)``, a hand) in the frame of the same row's ``face``.
+
+    ``p' = R(-roll) (p - c) / d`` in height units, with ``c``, ``d`` and ``roll`` of the face
+    (:func:`face_frame`): the ``interocular`` scheme's frame, so a hand at the face's eye
+    midpoint is at the origin and one eye distance to the subject's left is ``x = 1``. Rows
+    without a face (NaN) come out as NaN.
+    """
+    centre, d, roll = face_frame(to_height_units(face, width, height))
+    q = to_height_units(points, width, height) - centre[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _rotate_xy(q, -roll) / d[:, None, None]
+
+
 def normalize_face(points: np.ndarray, scheme: str, width: np.ndarray, height: np.ndarray,
                    pose: np.ndarray | None = None) -> np.ndarray:
     """Apply a face scheme to ``points`` (``(n, 478, 3)``); ``pose`` is ``(n, 4, 4)``.
@@ -192,13 +227,9 @@ def normalize_face(points: np.ndarray, scheme: str, width: np.ndarray, height: n
     if scheme == "none":
         return points.astype(np.float64, copy=True)
     p = to_height_units(points, width, height)
-    right = p[:, schema.FACE_RIGHT_EYE_OUTER]
-    left = p[:, schema.FACE_LEFT_EYE_OUTER]
-    centre = (right + left) / 2
-    d = np.linalg.norm(left - right, axis=1)
+    centre, d, roll = face_frame(p)
     q = p - centre[:, None, :]
     if scheme == "interocular":
-        roll = np.arctan2(left[:, 1] - right[:, 1], left[:, 0] - right[:, 0])
         out = _rotate_xy(q, -roll)
     else:
         if pose is None:

@@ -215,3 +215,50 @@ def test_head_pose_tightens_real_faces(testdata_extracted):
 
     assert spread(normalize_face(pts, "head_pose", w, h, pose)) < 0.5 * spread(
         normalize_face(pts, "interocular", w, h))
+
+
+def _face_with_eyes(right_xy, left_xy) -> np.ndarray:
+    """A (1, 478, 3) face whose outer eye corners are at the given normalized image points."""
+    face = np.zeros((1, schema.N_FACE_LANDMARKS, 3))
+    face[0, schema.FACE_RIGHT_EYE_OUTER, :2] = right_xy
+    face[0, schema.FACE_LEFT_EYE_OUTER, :2] = left_xy
+    return face
+
+
+def test_hands_in_the_face_frame_by_hand():
+    """A 200x100 image: eyes at x 0.4 and 0.6 of the width, y 0.5: in height units they are at
+    0.8 and 1.2, so c = (1.0, 0.5, 0), d = 0.4 and no roll. A hand point at (0.5, 0.9, 0.1)
+    is (1.0, 0.9, 0.2) in height units: (0, 0.4, 0.2) / 0.4 = (0, 1, 0.5), one eye distance
+    below the eyes."""
+    from stages.normalize import in_face_frame
+
+    face = _face_with_eyes((0.4, 0.5), (0.6, 0.5))
+    hand = np.array([[[0.5, 0.9, 0.1], [0.6, 0.5, 0.0]]])
+    w, h = np.array([200.0]), np.array([100.0])
+    out = in_face_frame(hand, face, w, h)
+    np.testing.assert_allclose(out[0, 0], [0.0, 1.0, 0.5], atol=1e-12)
+    np.testing.assert_allclose(out[0, 1], [0.5, 0.0, 0.0], atol=1e-12)  # the left eye corner
+
+
+def test_hands_in_the_face_frame_remove_the_roll():
+    """A square image, the face rolled 90 degrees (eyes one above the other): a point 0.2 past
+    the left eye along the eye line is one eye distance along +x, whatever the roll."""
+    from stages.normalize import in_face_frame
+
+    face = _face_with_eyes((0.5, 0.4), (0.5, 0.6))  # right eye above the left: roll = 90 deg
+    hand = np.array([[[0.5, 0.7, 0.0]]])
+    out = in_face_frame(hand, face, np.array([100.0]), np.array([100.0]))
+    np.testing.assert_allclose(out[0, 0], [1.0, 0.0, 0.0], atol=1e-12)
+
+
+def test_the_face_frame_is_the_interocular_scheme(testdata_extracted):
+    """The face's own landmarks in its frame are exactly the interocular scheme's output."""
+    from stages.normalize import in_face_frame, normalize_face
+
+    faces = testdata_extracted["tables"]["faces"].head(5)
+    pts = faces[list(schema.FACE_LANDMARK_COLUMNS)].to_numpy(float).reshape(5, -1, 3)
+    w, h = faces["image_width"].to_numpy(), faces["image_height"].to_numpy()
+    np.testing.assert_allclose(in_face_frame(pts, pts, w, h),
+                               normalize_face(pts, "interocular", w, h), atol=1e-12)
+    no_face = np.full_like(pts[:1], np.nan)
+    assert np.isnan(in_face_frame(pts[:1, :21], no_face, w[:1], h[:1])).all()
