@@ -120,6 +120,11 @@ class PreprocessParams:
     #: Add per-second velocities of the normalized image landmarks along video tracks
     #: (``v_*`` columns; not with privacy=blendshapes).
     velocities: bool = False
+    #: Holistic frames kept: any (a hand or the face) | face_and_hand | all (face, both hands).
+    holistic_keep: str = "any"
+    #: Holistic hands: own (the hand scheme and flags) | face_frame (in the same frame's face
+    #: frame: eye midpoint origin, eye distance 1, roll removed; see stages/holistic.py).
+    holistic_hands: str = "own"
     #: Hands whose handedness score is below this are rejected (low_confidence).
     min_handedness_score: float = 0.5
     #: Largest fraction of landmarks allowed outside the image (x or y outside [0, 1]).
@@ -203,6 +208,8 @@ _CHOICES = {
     "preprocess.face_scheme": ("none", "interocular", "head_pose"),
     "preprocess.privacy": ("raw_mesh", "pose_normalized", "blendshapes"),
     "preprocess.missing": ("drop",),
+    "preprocess.holistic_keep": ("any", "face_and_hand", "all"),
+    "preprocess.holistic_hands": ("own", "face_frame"),
     "extract.executor": ("local", "dask"),
 }
 

@@ -100,6 +100,25 @@ PRESENCE_COLUMNS: tuple[str, ...] = ("left_hand_present", "right_hand_present", 
 SIDE_RESOLVED = "hands_side_resolved"
 
 
+#: The parts of a holistic row; ``<part>_present`` and ``<part>_interpolated`` are its flags.
+PARTS = ("left_hand", "right_hand", "face")
+PART_INTERPOLATED: tuple[str, ...] = tuple(f"{part}_interpolated" for part in PARTS)
+
+
+def part_columns(part: str) -> list[str]:
+    """A holistic part's value columns: a hand's block, or the face's mesh, blendshapes, pose."""
+    if part == "face":
+        return [*FACE_LANDMARK_COLUMNS, *BLENDSHAPE_COLUMNS, *POSE_COLUMNS]
+    return hand_part_columns(part.removesuffix("_hand"))
+
+
+def part_landmark_columns(part: str) -> list[str]:
+    """A holistic part's image landmarks (normalized x, y, z): what normalization moves."""
+    if part == "face":
+        return list(FACE_LANDMARK_COLUMNS)
+    return landmark_columns(HAND_LANDMARK_NAMES, f"{part.removesuffix('_hand')}_")
+
+
 def hand_part_columns(side: str) -> list[str]:
     """A holistic row's block of one hand: its handedness score, image and world landmarks."""
     return [f"{side}_handedness_score", *landmark_columns(HAND_LANDMARK_NAMES, f"{side}_"),
@@ -138,10 +157,17 @@ def published_columns(modality: str, privacy: str = "raw_mesh",
     ``privacy="blendshapes"`` keeps only the key, the sample's description and the 52
     blendshape scores of a face: no landmark and no head pose (face geometry identifies people).
     """
-    if modality == "faces" and privacy == "blendshapes":
-        return [*META_COLUMNS, *BLENDSHAPE_COLUMNS, INTERPOLATED]
     if privacy not in PRIVACY_LEVELS:
         raise ValueError(f"unknown privacy {privacy!r}; expected one of {PRIVACY_LEVELS}")
+    if modality == "faces" and privacy == "blendshapes":
+        return [*META_COLUMNS, *BLENDSHAPE_COLUMNS, INTERPOLATED]
+    if modality == HOLISTIC:
+        face = list(BLENDSHAPE_COLUMNS) if privacy == "blendshapes" else part_columns("face")
+        moving = [p for p in PARTS if p != "face" or privacy != "blendshapes"]
+        extra = ["v_" + c for p in moving for c in part_landmark_columns(p)] if velocities \
+            else []
+        return [*META_COLUMNS, *PRESENCE_COLUMNS, SIDE_RESOLVED, *PART_INTERPOLATED,
+                *hand_part_columns("left"), *hand_part_columns("right"), *face, *extra]
     extra = velocity_columns(modality) if velocities else []
     return [*columns(modality), INTERPOLATED, *extra]
 
@@ -158,7 +184,8 @@ def n_landmarks(modality: str) -> int:
 
 #: Integer columns (everything else in a landmark table is a float, or a string below).
 INT_COLUMNS = frozenset({"frame", "instance", "timestamp_ms", "image_width", "image_height",
-                         "interpolated", *PRESENCE_COLUMNS, SIDE_RESOLVED})
+                         "interpolated", *PRESENCE_COLUMNS, SIDE_RESOLVED,
+                         *PART_INTERPOLATED})
 STR_COLUMNS = frozenset({"source_id", "label", "group", "handedness"})
 #: Text columns of the other tables (inventory, ledgers, evaluate's outputs).
 _OTHER_TEXT_COLUMNS = frozenset({"path", "modality", "stage", "reason", "detail", "media",
@@ -200,6 +227,9 @@ class Reason(enum.StrEnum):
     OUT_OF_FRAME = "out_of_frame"
     DEGENERATE = "degenerate"
     MISSING_LANDMARKS = "missing_landmarks"
+    #: A holistic frame without the parts ``preprocess.holistic_keep`` asks for (or a hand
+    #: with no face to place it in, under ``holistic_hands=face_frame``).
+    MISSING_PARTS = "missing_parts"
 
 
 #: Columns of the published ledger. Internal ledgers add ``path``; the published one must not.

@@ -139,3 +139,101 @@ def test_two_hands_claiming_one_side():
     assert row["hand_landmarks"][1, 0, 0] == pytest.approx(0.1)  # right
     assert landmarks.holistic_frame([], []) == []
     assert pd.isna(row["pose"]).all()
+
+
+# --- preprocess -------------------------------------------------------------------------------
+
+def _pre(extracted, **overrides):
+    from stages import holistic
+    from stages.params import PreprocessParams
+
+    frames = extracted["frames"].merge(extracted["items"][["item", "media"]], on="item")
+    videos = frames.loc[frames["media"] == "video", ["source_id", "frame", "timestamp_ms"]]
+    return holistic.preprocess_holistic(extracted[schema.HOLISTIC], PreprocessParams(
+        **overrides), videos)
+
+
+def _flags_agree_with_cells(table):
+    for part in schema.PARTS:
+        cols = [c for c in schema.part_columns(part) if c in table.columns]
+        filled = table[cols].notna().all(axis=1).to_numpy()
+        empty = table[cols].isna().all(axis=1).to_numpy()
+        flag = table[f"{part}_present"].to_numpy() == 1
+        assert (filled == flag).all(), part
+        assert (empty == ~flag).all(), part
+
+
+@pytest.mark.parametrize(("keep", "n_clip"), [("any", 472), ("face_and_hand", 146), ("all", 0)])
+def test_the_keep_rule_decides_which_frames_stay(extracted, keep, n_clip):
+    """The clip: a face in all 472 frames, a hand in 172 (README), 26 of which are partly
+    outside the image (out_of_frame, measured) and blanked: 146 frames with a face and a hand.
+    """
+    kept, ledger, _ = _pre(extracted, holistic_keep=keep, max_gap_frames=0)
+    _flags_agree_with_cells(kept)
+    clip = extracted["items"].loc["clip", "source_id"]
+    assert (kept["source_id"] == clip).sum() == n_clip
+    mine = ledger[ledger["source_id"] == clip]
+    assert mine.groupby("reason").size().get("out_of_frame") == 26
+    assert mine.loc[mine["reason"] == "out_of_frame", "detail"].str.startswith(
+        "right hand: ").all()
+    if keep == "all":
+        assert (kept[list(schema.PRESENCE_COLUMNS)] == 1).all().all()
+    dropped = ledger[ledger["reason"] == "missing_parts"]
+    assert len(kept) + len(dropped) == len(extracted[schema.HOLISTIC])
+    if keep != "any":
+        assert dropped["detail"].str.contains(f"preprocess.holistic_keep={keep} needs").all()
+
+
+def test_a_part_failing_a_filter_is_blanked_not_the_row(extracted):
+    kept, ledger, _ = _pre(extracted, min_handedness_score=0.99, max_gap_frames=0)
+    low = ledger[ledger["reason"] == "low_confidence"]
+    assert len(low) > 0
+    assert low["detail"].str.match(r"^(left|right) hand: handedness_score 0\.\d+ < 0\.99$").all()
+    _flags_agree_with_cells(kept)
+    assert (kept["face_present"] == 1).sum() >= 472  # the faces of those frames stay
+
+
+def test_a_missing_hand_between_two_frames_is_interpolated_and_flagged(extracted):
+    from stages import holistic
+
+    gif = extracted["items"].loc["gif", "source_id"]
+    table = extracted[schema.HOLISTIC]
+    rows = table[(table["source_id"] == gif) & (table["right_hand_present"] == 1)]
+    frame = int(rows["frame"].iloc[len(rows) // 2])
+    neighbours = rows.set_index("frame").loc[[frame - 1, frame + 1]]
+    hole = table.copy()
+    at = hole.index[(hole["source_id"] == gif) & (hole["frame"] == frame)]
+    hole.loc[at, schema.part_columns("right_hand")] = np.nan
+    hole.loc[at, "right_hand_present"] = 0
+    frames = extracted["frames"][["source_id", "frame", "timestamp_ms"]]
+    filled, stats = holistic.fill_parts(hole, frames, 2)
+    row = filled[(filled["source_id"] == gif) & (filled["frame"] == frame)].iloc[0]
+    assert row["right_hand_present"] == 1
+    assert row["right_hand_interpolated"] == 1
+    assert row["left_hand_interpolated"] == 0
+    col = "right_wrist_x"
+    assert row[col] == pytest.approx(neighbours[col].mean(), abs=1e-9)  # halfway in time
+    assert stats["right_hand"]["filled"] >= 1
+    _flags_agree_with_cells(filled)
+
+
+def test_hands_in_the_face_frame_need_a_face(extracted):
+    kept, ledger, _ = _pre(extracted, holistic_hands="face_frame", max_gap_frames=0)
+    hands = (kept["left_hand_present"] == 1) | (kept["right_hand_present"] == 1)
+    assert (kept.loc[hands, "face_present"] == 1).all()
+    placed = ledger[ledger["detail"].str.contains("no face in this frame to place it")]
+    assert len(placed) >= 1  # the paper photo: a hand and no face
+    # a hand near the face in the GIF: within a few eye distances of the eye midpoint
+    gif = extracted["items"].loc["gif", "source_id"]
+    wrist = kept.loc[(kept["source_id"] == gif) & hands,
+                     ["left_wrist_x", "right_wrist_x"]].abs().min(axis=1)
+    assert wrist.median() < 10
+
+
+@pytest.mark.parametrize(("privacy", "velocities"), [("raw_mesh", True), ("blendshapes", False)])
+def test_published_holistic_columns(extracted, privacy, velocities):
+    kept, _, _ = _pre(extracted, privacy=privacy, velocities=velocities)
+    assert list(kept.columns) == schema.published_columns(schema.HOLISTIC, privacy, velocities)
+    if velocities:
+        clip = kept[kept["source_id"] == extracted["items"].loc["clip", "source_id"]]
+        assert clip["v_f001_x"].notna().sum() >= 470  # the face moves along all 472 frames
