@@ -44,11 +44,28 @@ ROUND = 4
 
 
 def feature_columns(df: pd.DataFrame, modality: str) -> list[str]:
-    """The published columns a model trains on: landmarks, plus blendshapes for faces."""
-    wanted = list(schema.landmark_block(modality))
+    """The published columns a model trains on: landmarks, plus blendshapes for faces.
+
+    Holistic rows: the three presence flags, both hands' image landmarks, the face's (unless
+    privacy keeps blendshapes only) and its blendshapes.
+    """
+    if modality == schema.HOLISTIC:
+        wanted = [*schema.PRESENCE_COLUMNS,
+                  *(c for p in schema.PARTS for c in schema.part_landmark_columns(p)),
+                  *schema.BLENDSHAPE_COLUMNS]
+    else:
+        wanted = list(schema.landmark_block(modality))
     if modality == "faces":
         wanted += list(schema.BLENDSHAPE_COLUMNS)
     return [c for c in wanted if c in df.columns]
+
+
+def feature_matrix(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """``df[cols]`` as floats, an absent holistic part (empty cells) as 0.
+
+    Its presence flag, also a feature, tells a model the part is absent, not at the origin.
+    """
+    return np.nan_to_num(df[cols].to_numpy(dtype=np.float64), nan=0.0)
 
 
 def make_model(name: str, seed: int):
@@ -138,7 +155,7 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
         out["skipped"] = (f"train holds {n_train} label{'s' * (n_train != 1)}; a classifier "
                           "needs two or more" if len(train) else "no rows in train")
         return Evaluation(out, confusion, review)
-    x_train = train[cols].to_numpy(dtype=np.float64)
+    x_train = feature_matrix(train, cols)
     y_train = train["label"].to_numpy()
     folds, why = grouped_folds(y_train, train["group"].to_numpy(), params.cv_folds, params.seed)
     if why:
@@ -154,7 +171,7 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
             result["cv"] = {"folds": len(folds), **scores(y_train, pred, labels)}
         fitted = clone(model).fit(x_train, y_train)
         if len(test):
-            predicted = fitted.predict(test[cols].to_numpy(dtype=np.float64))
+            predicted = fitted.predict(feature_matrix(test, cols))
             result["test"] = scores(test["label"].to_numpy(), predicted, labels)
             if name == params.models[0]:
                 confusion = pd.DataFrame({"actual": test["label"].to_numpy(),
@@ -192,7 +209,7 @@ def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
     folds, why = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
     if folds is None:
         return pd.DataFrame(columns=REVIEW_COLUMNS), why
-    x = rows[cols].to_numpy(dtype=np.float64)
+    x = feature_matrix(rows, cols)
     best, conf = out_of_fold(make_model(params.models[0], params.seed), x, y, folds)
     flagged = (best != y) & (conf >= params.review_confidence)
     out = rows.loc[flagged, ["source_id", "frame", "instance", "label"]].assign(

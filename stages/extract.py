@@ -43,9 +43,9 @@ OUT_DIR = Path("data/interim/extract")
 CACHE_NAMESPACE = "extract"
 #: Rows per Parquet row group: fixed, so the file's layout never depends on timing.
 ROW_GROUP_ROWS = {"hands": 4096, "faces": 512, schema.HOLISTIC: 512}
-#: The tables extract writes: one per modality, and the holistic one (both hands and the face of
-#: each frame, see :func:`stages.landmarks.holistic_frame`).
-TABLES = (*schema.MODALITIES, schema.HOLISTIC)
+#: The tables extract writes: one per modality (holistic: both hands and the face of each
+#: frame, see :func:`stages.landmarks.holistic_frame`).
+TABLES = schema.MODALITIES
 
 
 def tasks_for(items: pd.DataFrame, frames: pd.DataFrame, raw_dir: Path,
@@ -71,12 +71,12 @@ def key_context(params: ExtractParams) -> dict[str, dict]:
     versions = {"mediapipe": version("mediapipe"), "opencv": cv2.__version__,
                 "numpy": np.__version__}
     context = {}
-    for modality in schema.MODALITIES:
+    for modality in schema.LANDMARKERS:
         options = as_dict(getattr(params, modality))
         model = options.pop("model_asset_path")
         context[modality] = {"code": code, "versions": versions, "options": options,
                              "model_sha256": models.model_sha256(model)}
-    context[schema.HOLISTIC] = {m: context[m] for m in schema.MODALITIES}
+    context[schema.HOLISTIC] = {m: context[m] for m in schema.LANDMARKERS}
     return context
 
 

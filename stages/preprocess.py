@@ -1,12 +1,18 @@
 """Preprocess: confidence and geometry filters, missing landmarks, normalization.
 
-Reads:   ``data/interim/extract/{hands,faces}.parquet``, ``data/interim/ingest/items.csv`` and
-         ``frames.parquet`` (the sampled frames of each video, to find gaps).
-Writes:  ``data/interim/preprocess/{hands,faces}.parquet`` (kept rows, short video gaps filled
-         and flagged, image landmarks normalized), ``data/interim/preprocess/ledger.csv``
-         (each rejected detection with its reason and the value that failed) and
+Reads:   ``data/interim/extract/{hands,faces,holistic}.parquet``,
+         ``data/interim/ingest/items.csv`` and ``frames.parquet`` (the sampled frames of each
+         video, to find gaps).
+Writes:  ``data/interim/preprocess/{hands,faces,holistic}.parquet`` (kept rows, short video
+         gaps filled and flagged, image landmarks normalized),
+         ``data/interim/preprocess/ledger.csv`` (each rejected detection with its reason and
+         the value that failed) and
          ``data/interim/preprocess/gaps.json`` (frames filled, gaps left).
-Params:  ``preprocess`` (filters, scheme and hand flags, face_scheme, privacy, max_gap_frames).
+Params:  ``preprocess`` (filters, scheme and hand flags, face_scheme, privacy, max_gap_frames,
+         holistic_keep, holistic_hands).
+
+Holistic rows (both hands and the face of a frame) are filtered, filled and normalized per part
+by :mod:`stages.holistic`.
 
 MediaPipe gives no per-landmark confidence for hands or faces, so "confidence" here is what
 it does give (the handedness score of a hand; the detection/presence thresholds were already
@@ -24,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import gaps, io, schema
+from stages import gaps, holistic, io, schema
 from stages.extract import OUT_DIR as EXTRACT_DIR
 from stages.ingest import OUT_DIR as INGEST_DIR
 from stages.normalize import normalize, normalize_face, reference_length, to_height_units
@@ -126,22 +132,35 @@ def main() -> None:
     frames = io.read_table(INGEST_DIR / "frames.parquet")
     videos = frames[frames["item"].isin(items.loc[items["media"] == "video", "item"])]
     ledgers, filled = [], {}
+    hands_in = params.scheme if params.holistic_hands == "own" else "face_frame"
+    schemes = {"hands": params.scheme,
+               "faces": f"{params.face_scheme}, privacy {params.privacy}",
+               schema.HOLISTIC: f"hands {hands_in}, face {params.face_scheme}, keep "
+                                f"{params.holistic_keep}"}
     for modality in schema.MODALITIES:
         df = io.read_table(EXTRACT_DIR / f"{modality}.parquet")
-        kept, gone = preprocess(df, modality, params, videos)
-        filled[modality] = dataclasses.asdict(kept.attrs.pop("gaps"))
+        if modality == schema.HOLISTIC:  # per part: see stages/holistic.py
+            kept, gone, filled[modality] = holistic.preprocess_holistic(df, params, videos)
+        else:
+            kept, gone = preprocess(df, modality, params, videos)
+            filled[modality] = dataclasses.asdict(kept.attrs.pop("gaps"))
         io.write_parquet(kept, OUT_DIR / f"{modality}.parquet")
         ledgers.append(gone)
         counts = gone["reason"].value_counts().to_dict()
         log.info("%s: %d kept, %d rejected %s (scheme %s)", modality, len(kept), len(gone),
-                 counts or "", params.scheme if modality == "hands" else
-                 f"{params.face_scheme}, privacy {params.privacy}")
+                 counts or "", schemes[modality])
     ledger = pd.concat(ledgers, ignore_index=True)
     io.write_csv(ledger, OUT_DIR / "ledger.csv")
     io.write_json({"max_gap_frames": params.max_gap_frames, **filled}, OUT_DIR / "gaps.json")
-    log.info("gaps (<= %d frames) filled: %s", params.max_gap_frames,
-             ", ".join(f"{m} {s['filled']} frames ({s['long_gaps']} longer gaps left)"
-                       for m, s in filled.items()))
+    log.info("gaps (<= %d frames) filled: %s", params.max_gap_frames, ", ".join(
+        f"{m} {n} frames ({left} longer gaps left)"
+        for m, (n, left) in {m: gap_totals(s) for m, s in filled.items()}.items()))
+
+
+def gap_totals(stats: dict) -> tuple[int, int]:
+    """(frames filled, longer gaps left) of a modality's gap stats (holistic: over its parts)."""
+    parts = stats.values() if "filled" not in stats else [stats]
+    return sum(p["filled"] for p in parts), sum(p["long_gaps"] for p in parts)
 
 
 if __name__ == "__main__":

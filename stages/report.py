@@ -221,7 +221,7 @@ def modality_status(modality: str, rows: int, items: pd.DataFrame, frames: pd.Da
     ``ledger`` is the published ledger; files ledgered before they had a modality (hidden,
     unlabelled) are counted in the ledger section, not here.
     """
-    noun = modality[:-1]  # hand, face
+    noun = schema.NOUNS[modality]
     mine = items[items["modality"] == modality]
     offered = int(frames["item"].isin(mine["item"]).sum())
     gone = ledger[ledger["modality"] == modality]
@@ -232,8 +232,8 @@ def modality_status(modality: str, rows: int, items: pd.DataFrame, frames: pd.Da
                 f"{len(gone)} {noun} files, frames or detections in the ledger"
                 + (f" ({why})" if why else "") + ".")
     if not len(mine) and not len(gone):
-        return (f"No {modality} in this build: the input has no {noun} media (nothing under "
-                f"`{modality}/<label>/`, no manifest row with modality `{modality}`).")
+        return (f"No {modality} in this build: the input has no {modality} media (nothing "
+                f"under `{modality}/<label>/`, no manifest row with modality `{modality}`).")
     files = int(len(mine) + (gone["stage"] == "ingest").sum())
     return (f"No {modality} kept: {_n(files, noun + ' file')} ({_n(offered, 'frame')} to "
             f"extract), all in the ledger: {why or 'no reason recorded'}.")
@@ -242,6 +242,43 @@ def modality_status(modality: str, rows: int, items: pd.DataFrame, frames: pd.Da
 def _n(count: int, noun: str) -> str:
     """``1 frame``, ``2 frames``."""
     return f"{count} {noun}{'s' * (count != 1)}"
+
+
+def presence_rates(holistic: pd.DataFrame) -> pd.DataFrame:
+    """Per label: holistic rows, and the share of them with each part and with parts together."""
+    left, right, face = (holistic[c].to_numpy() == 1 for c in schema.PRESENCE_COLUMNS)
+    parts = pd.DataFrame({
+        "label": holistic["label"].to_numpy(), "left hand": left, "right hand": right,
+        "face": face, "face and a hand": face & (left | right), "both hands": left & right,
+        "all three": face & left & right})
+    out = parts.groupby("label").mean().round(3)
+    out.insert(0, "rows", parts.groupby("label").size())
+    return out.reset_index()
+
+
+def gap_rows(gaps: dict) -> pd.DataFrame:
+    """The gap statistics as rows: one per modality, one per part of holistic rows."""
+    rows = []
+    for m in schema.MODALITIES:
+        stats = gaps.get(m, {})
+        if "filled" in stats:
+            rows.append({"modality": m, **stats})
+        else:
+            rows += [{"modality": f"{m}: {part.replace('_', ' ')}", **v}
+                     for part, v in stats.items()]
+    return pd.DataFrame(rows)
+
+
+def _holistic_section(ctx: dict) -> str:
+    if not ctx["rows"][schema.HOLISTIC]:
+        return ""
+    table = ctx["holistic"]
+    resolved = int(table[schema.SIDE_RESOLVED].sum())
+    return (_md_table(presence_rates(table)) + "\n"
+            + _figure(ctx, "presence", "parts present per label") + "\n"
+            f"Both hands claimed the same side in {resolved} frames: the hand with the higher "
+            "handedness score kept it and the other took the free side "
+            "(flagged `hands_side_resolved`).\n")
 
 
 def _figure(ctx: dict, key: str, alt: str) -> str:
@@ -314,6 +351,11 @@ A frame is detected when the landmarker found at least one hand or face in it.
 {status['faces']}
 
 {faces}
+## Holistic: both hands and the face of each frame
+
+{status['holistic']} Share of each label's rows with each part present:
+
+{_holistic_section(ctx)}
 ## Baseline classifiers (evaluate)
 
 Trained on train, scored on test; cross-validation is grouped by source and stratified by
@@ -332,7 +374,7 @@ inventory before relabelling):
 Gaps of at most {ctx['gaps']['max_gap_frames']} sampled frames in a video track are filled by
 linear interpolation and flagged `interpolated = 1`; longer gaps stay missing.
 
-{_md_table(pd.DataFrame([{"modality": m, **ctx['gaps'][m]} for m in schema.MODALITIES]))}
+{_md_table(gap_rows(ctx['gaps']))}
 ## Ledger: what is not in the tables, and why
 
 Every input file or frame that is not in the tables is in `data/dataset/ledger.csv`.
@@ -452,6 +494,12 @@ def main() -> None:
         "skeletons": lambda: plot_hand_skeletons(tables["hands"], params.preprocess.scheme, dpi)
         if rows["hands"] else None,
         "blendshapes": lambda: plot_blendshapes(profile, dpi) if not profile.empty else None,
+        "presence": lambda: plot_bars(
+            presence_rates(tables[schema.HOLISTIC]).melt(
+                id_vars=["label"], value_vars=["left hand", "right hand", "face"],
+                var_name="part", value_name="rate"),
+            "label", "part", "rate", "Holistic rows: parts present per label", "presence", dpi)
+        if rows[schema.HOLISTIC] else None,
         "reasons": lambda: plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
                                      "Ledger reasons", "reasons", dpi) if len(reasons) else None,
         "confusion": lambda: plot_confusion(confusions, dpi) if confusions else None,
@@ -470,8 +518,9 @@ def main() -> None:
         "scheme": describe_preprocessing(params.preprocess),
         "validation": json.loads(VALIDATION_REPORT.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,
-        "rows": rows, "status": {m: modality_status(m, rows[m], items, frames, ledger)
-                                 for m in schema.MODALITIES},
+        "rows": rows, "holistic": tables[schema.HOLISTIC],
+        "status": {m: modality_status(m, rows[m], items, frames, ledger)
+                   for m in schema.MODALITIES},
         "figures": figures, "provenance": provenance(params.extract), "params_text": params_text,
     }
     io.write_text(render(ctx), REPORTS / "quality.md")

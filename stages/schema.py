@@ -17,7 +17,13 @@ import enum
 import functools
 import re
 
-MODALITIES = ("hands", "faces")
+#: What a raw folder's top level (or a manifest's ``modality``) may be: hands, faces, or both
+#: hands and the face of each frame in one row (holistic).
+MODALITIES = ("hands", "faces", "holistic")
+#: The landmarkers: hands and faces items run one, holistic items run both.
+LANDMARKERS = ("hands", "faces")
+#: How the report names one instance of each modality.
+NOUNS = {"hands": "hand", "faces": "face", "holistic": "holistic frame"}
 AXES = ("x", "y", "z")
 HANDEDNESS = ("Left", "Right")
 
@@ -264,6 +270,9 @@ EXPECTED_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "wrist_maxabs": {"x": (-1.0, 1.0), "y": (-1.0, 1.0), "z": (-3.0, 3.0)},
     "interocular": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
     "head_pose": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
+    # holistic hands in the face's frame: anywhere in the picture, in eye distances (a face
+    # 1/20 of the image high puts the far corner about 40 eye distances away)
+    "face_frame": {"x": (-40.0, 40.0), "y": (-40.0, 40.0), "z": (-40.0, 40.0)},
 }
 
 

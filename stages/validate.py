@@ -1,7 +1,7 @@
 """Validate: Great Expectations suites generated from the schema; violations fail the build.
 
-Reads:   ``data/interim/preprocess/{hands,faces}.parquet``, ``data/interim/ingest/items.csv``
-         (the label set of each modality).
+Reads:   ``data/interim/preprocess/{hands,faces,holistic}.parquet``,
+         ``data/interim/ingest/items.csv`` (the label set of each modality).
 Writes:  ``reports/validation.json`` (every expectation with its result) and, on violations,
          a readable summary on stderr and exit status 1, which fails ``dvc repro``.
 Params:  ``validate.min_rows`` (per modality), ``preprocess.scheme`` and ``face_scheme`` (which
@@ -91,6 +91,63 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
     return views
 
 
+def holistic_expectations(labels: list[str], hand_scheme: str, face_scheme: str,
+                          min_rows: int, privacy: str = "raw_mesh", velocities: bool = False
+                          ) -> dict[str, list]:
+    """The holistic table's expectations per view (see :func:`holistic_views`).
+
+    ``hand_scheme`` is the hand scheme, or ``face_frame`` when the hands are in the face's
+    frame. Presence flags must agree with the cells: a present part has every value, an
+    absent one none (the ``presence`` view).
+    """
+    import great_expectations as gx
+
+    E = gx.expectations
+    flags = [*schema.PRESENCE_COLUMNS, schema.SIDE_RESOLVED, *schema.PART_INTERPOLATED]
+    wide = [
+        E.ExpectTableColumnsToMatchOrderedList(
+            column_list=schema.published_columns(schema.HOLISTIC, privacy, velocities)),
+        E.ExpectTableRowCountToBeBetween(min_value=min_rows),
+        E.ExpectCompoundColumnsToBeUnique(column_list=list(schema.KEY_COLUMNS)),
+        E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
+        *(E.ExpectColumnValuesToNotBeNull(column=c) for c in schema.META_COLUMNS),
+        *(E.ExpectColumnValuesToBeInSet(column=c, value_set=[0, 1]) for c in flags),
+        *(E.ExpectColumnValuesToBeBetween(column=f"{side}_handedness_score", min_value=0,
+                                          max_value=1) for side in schema.HAND_SIDES),
+    ]
+    out = {"wide": wide,
+           "presence": [E.ExpectColumnValuesToBeInSet(column="agrees", value_set=[True])]}
+    parts = [p for p in schema.PARTS if p != "face" or privacy != "blendshapes"]
+    for part in parts:
+        lo_hi = schema.EXPECTED_RANGES[face_scheme if part == "face" else hand_scheme]
+        out[part] = [e for axis in schema.AXES for e in (
+            E.ExpectColumnValuesToNotBeNull(column=axis),
+            E.ExpectColumnValuesToBeBetween(column=axis, min_value=lo_hi[axis][0],
+                                            max_value=lo_hi[axis][1]))]
+    out["blendshapes"] = [E.ExpectColumnValuesToBeBetween(column="score", min_value=0,
+                                                          max_value=1)]
+    return out
+
+
+def holistic_views(df: pd.DataFrame, privacy: str = "raw_mesh") -> dict[str, pd.DataFrame]:
+    """The holistic table, per part a long view of its present landmarks, and presence checks."""
+    out = {"wide": df}
+    agree = []
+    for part in schema.PARTS:
+        cols = [c for c in schema.part_columns(part) if c in df.columns]
+        flag = df[f"{part}_present"].to_numpy() == 1
+        cells = df[cols].notna()
+        agree.append(np.where(flag, cells.all(axis=1), ~cells.any(axis=1)))
+        if part != "face" or privacy != "blendshapes":
+            lm = schema.part_landmark_columns(part)
+            rows = df.loc[flag, lm].to_numpy(dtype=np.float64)
+            out[part] = pd.DataFrame(rows.reshape(-1, 3), columns=list(schema.AXES))
+    out["presence"] = pd.DataFrame({"agrees": np.concatenate(agree).astype(bool)})
+    faces = df.loc[df["face_present"].to_numpy() == 1, list(schema.BLENDSHAPE_COLUMNS)]
+    out["blendshapes"] = pd.DataFrame({"score": faces.to_numpy(dtype=np.float64).ravel()})
+    return out
+
+
 def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
     """The wide table and its long views (one row per landmark; one per blendshape score)."""
     out = {"wide": df}
@@ -135,7 +192,7 @@ def _describe(result) -> dict:
 def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
              min_rows: dict[str, int], face_scheme: str = "interocular",
              privacy: str = "raw_mesh", velocities: bool = False,
-             inputs: dict[str, int] | None = None) -> dict:
+             inputs: dict[str, int] | None = None, holistic_hands: str = "own") -> dict:
     """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
 
     ``min_rows``: the smallest row count per modality (missing: 0). ``inputs``: how many input
@@ -153,11 +210,18 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
     for modality, df in tables.items():
         out["tables"][modality] = {"rows": len(df), "inputs": (inputs or {}).get(modality),
                                    "min_rows": min_rows.get(modality, 0)}
-        suites = expectations(modality, labels.get(modality, []),
-                              scheme if modality == "hands" else face_scheme,
-                              min_rows.get(modality, 0), privacy, velocities)
+        if modality == schema.HOLISTIC:
+            suites = holistic_expectations(
+                labels.get(modality, []), scheme if holistic_hands == "own" else "face_frame",
+                face_scheme, min_rows.get(modality, 0), privacy, velocities)
+            frames = holistic_views(df, privacy)
+        else:
+            suites = expectations(modality, labels.get(modality, []),
+                                  scheme if modality == "hands" else face_scheme,
+                                  min_rows.get(modality, 0), privacy, velocities)
+            frames = views(df, modality)
         out["results"][modality] = {}
-        for view_name, frame in views(df, modality).items():
+        for view_name, frame in frames.items():
             name = f"{modality}_{view_name}"
             batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
             suite = gx.ExpectationSuite(name=name, expectations=suites[view_name])
@@ -201,7 +265,7 @@ def main() -> None:
     inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}
     pre = params.preprocess
     report = validate(tables, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
-                      pre.privacy, pre.velocities, inputs)
+                      pre.privacy, pre.velocities, inputs, pre.holistic_hands)
     io.write_json(report, REPORT)
     n = sum(len(r) for v in report["results"].values() for r in v.values())
     bad = failures(report)

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOT
 
-MODALITIES = ("hands", "faces")
+MODALITIES = ("hands", "faces", "holistic")
 KINDS = ("images", "videos", "mixed")
 #: Label names a shape uses, in order (a "many labels" shape takes several).
 LABEL_NAMES = ("alpha", "beta", "gamma", "delta")
@@ -85,7 +85,9 @@ class Pools:
         faces = det[(det["folder"] == "faces") & (det["faces"] == 1)]["file"].tolist()
         empty = det[(det["hands"] == 0) & (det["faces"] == 0)]["file"].tolist()
         self.photos = {("hands", True): sorted(hands), ("faces", True): sorted(faces),
-                       ("hands", False): sorted(empty), ("faces", False): sorted(empty)}
+                       ("hands", False): sorted(empty), ("faces", False): sorted(empty),
+                       # holistic: a face, or a hand; clips alternate no part between them
+                       ("holistic", True): sorted(faces)[::-1], ("holistic", False): sorted(empty)}
         self.used: dict[tuple[str, bool, str], int] = {}
 
     def take(self, modality: str, detectable: bool, media: str) -> Path:
@@ -186,8 +188,9 @@ def labels_of(draw, modality: str) -> tuple[Label, ...]:
 
 @st.composite
 def shapes(draw) -> Shape:
-    """A :class:`Shape`: hands, faces or both, any labels, folders or a manifest."""
-    modalities = draw(st.sampled_from([("hands",), ("faces",), ("hands", "faces")]))
+    """A :class:`Shape`: hands, faces, holistic or several, any labels, folders or a manifest."""
+    modalities = draw(st.sampled_from([("hands",), ("faces",), ("hands", "faces"), ("holistic",),
+                                       ("hands", "faces", "holistic")]))
     return Shape(tuple((m, draw(labels_of(m))) for m in modalities),
                  draw(st.sampled_from(["folders", "manifest"])))
 
@@ -208,6 +211,8 @@ def preprocess_overrides(draw) -> dict:
         "preprocess.privacy": privacy,
         "preprocess.velocities": draw(st.booleans()),
         "preprocess.max_gap_frames": draw(st.sampled_from([0, 2])),
+        "preprocess.holistic_keep": draw(st.sampled_from(["any", "face_and_hand", "all"])),
+        "preprocess.holistic_hands": draw(st.sampled_from(["own", "face_frame"])),
     }
 
 

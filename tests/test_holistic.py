@@ -237,3 +237,61 @@ def test_published_holistic_columns(extracted, privacy, velocities):
     if velocities:
         clip = kept[kept["source_id"] == extracted["items"].loc["clip", "source_id"]]
         assert clip["v_f001_x"].notna().sum() >= 470  # the face moves along all 472 frames
+
+
+# --- validate, and the whole pipeline on bad inputs ---------------------------------------------
+
+def test_validate_checks_that_presence_flags_agree_with_the_cells(extracted):
+    from stages.validate import failures, validate
+
+    kept, _, _ = _pre(extracted)
+    labels = {schema.HOLISTIC: sorted(kept["label"].unique())}
+    ok = validate({schema.HOLISTIC: kept}, labels, "wrist_palm", {schema.HOLISTIC: 1})
+    assert failures(ok) == []
+    assert set(ok["results"][schema.HOLISTIC]) == {"wide", "presence", "left_hand",
+                                                   "right_hand", "face", "blendshapes"}
+    bad = kept.copy()
+    no_face = bad.index[bad["face_present"] == 0]
+    lone = bad.index[(bad["left_hand_present"] == 1)][0]
+    bad.loc[lone, "face_present"] = 1  # claims a face it does not have
+    bad.loc[bad.index[0], "left_wrist_x"] = 0.5  # a value in an absent part
+    lines = failures(validate({schema.HOLISTIC: bad}, labels, "wrist_palm",
+                              {schema.HOLISTIC: 1}))
+    assert len(no_face) >= 1
+    assert any(line.startswith("holistic/presence column agrees: column_values_to_be_in_set")
+               and ": 2 unexpected" in line for line in lines), lines
+
+
+def test_the_bad_input_corpus_under_holistic_builds(testdata, tmp_path, monkeypatch):
+    """tests/bad_corpus.py placed under holistic/: the build finishes and every file is in the
+    holistic table or in the ledger with its reason."""
+    from stages import io
+    from tests import bad_corpus
+    from tests.shapes import build
+
+    monkeypatch.setenv("LANDMARK_CACHE_DIR", str(tmp_path / "cache"))
+    raw = tmp_path / "raw"
+    expected = bad_corpus.make(raw, sorted((testdata / "hands/paper").glob("*.jpg"))[0])
+    (raw / "hands").rename(raw / "holistic")
+    expected = {k.replace("hands/", "holistic/", 1): v for k, v in expected.items()}
+    result = build(raw, tmp_path / "work")
+    assert result.error is None, result.error
+    interim = tmp_path / "work/data/interim"
+    items = io.read_table(interim / "ingest/items.csv")
+    ingest_ledger = io.read_table(interim / "ingest/ledger.csv")
+    extract_ledger = io.read_table(interim / "extract/ledger.csv")
+    assert set(items["modality"]) == {schema.HOLISTIC}
+    ledgered = dict(zip(ingest_ledger["path"], ingest_ledger["reason"], strict=True))
+    no_detection = set(extract_ledger.loc[extract_ledger["reason"] == "no_detection", "path"])
+    assert bad_corpus.mismatches(expected, set(items["path"]), ledgered, no_detection) == {}
+    published = pd.concat([io.read_table(tmp_path / f"work/data/dataset/holistic/{s}.csv")
+                           for s in ("train", "test")])
+    ledger = io.read_table(tmp_path / "work/data/dataset/ledger.csv")
+    frames = io.read_table(interim / "ingest/frames.parquet")
+    seen = set(zip(published["source_id"], published["frame"], strict=True)) | {
+        (s, int(f)) for s, f in zip(ledger["source_id"], ledger["frame"], strict=True)
+        if pd.notna(f)}
+    assert set(zip(frames["source_id"], frames["frame"], strict=True)) <= seen
+    # the frames the same corpus gives as hands (test_pipeline: ok 35, odd names 3, weird 1)
+    assert published.groupby("label").size().to_dict() == {
+        "ok": 35, "odd names": 3, "'=weird? label!": 1}

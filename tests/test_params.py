@@ -47,9 +47,9 @@ def test_defaults_load():
     p = params_mod.load()
     assert p.extract.hands.num_hands == 2
     assert p.preprocess.scheme == "wrist_palm"
-    assert p.validate.min_rows == {"hands": 0, "faces": 0}
+    assert p.validate.min_rows == {"hands": 0, "faces": 0, "holistic": 0}
     assert params_mod.load(overrides={"validate.min_rows.faces": 7}).validate.min_rows == {
-        "hands": 0, "faces": 7}
+        "hands": 0, "faces": 7, "holistic": 0}
 
 
 @pytest.mark.parametrize(("override", "message"), [
@@ -61,8 +61,9 @@ def test_defaults_load():
     ({"split.seed": "abc"}, r"seed"),
     ({"extract.executor": "ray"}, r"extract\.executor='ray': allowed values are local, dask"),
     ({"extract.workers": -1}, r"extract\.workers=-1: must be >= 0"),
-    ({"validate.min_rows.hands": -1}, r"validate\.min_rows\.hands=-1: keys are hands, faces"),
-    ({"validate.min_rows.feet": 3}, r"validate\.min_rows\.feet=3: keys are hands, faces"),
+    ({"validate.min_rows.hands": -1},
+     r"validate\.min_rows\.hands=-1: keys are hands, faces, holistic"),
+    ({"validate.min_rows.feet": 3}, r"validate\.min_rows\.feet=3: keys are hands, faces, holistic"),
     ({"validate.min_rows": 1}, r"validate\.min_rows: Cannot assign int"),
 ])
 def test_invalid_params_fail_at_load_with_the_key(override, message):

@@ -92,7 +92,7 @@ def test_dataset_published(repo):
         ("faces", "no_face", "no_detection"): 3, ("hands", "no_hand", "no_detection"): 3}
     metrics = pd.read_json(repo / "reports/metrics.json", typ="series")
     assert metrics["validation_success"]
-    assert (repo / "reports/quality.md").read_text().count("![") == 7
+    assert (repo / "reports/quality.md").read_text().count("![") == 8
 
 
 def test_every_input_file_in_tables_or_ledger(repo):
@@ -351,7 +351,7 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     assert "wrist_palm" in params
     assert "bbox" in params
     assert "![" not in comment  # figures are never inlined or uploaded
-    assert comment.count("_(figure: ") == 7
+    assert comment.count("_(figure: ") == 8
     assert "hands **bbox**, faces **head_pose**" in comment
     assert "- `head_pose`: p' = F R^T F" in comment  # the report states the formulas in use
     sh("git", "checkout", "--", ".", cwd=repo)
