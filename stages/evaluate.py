@@ -1,6 +1,6 @@
 """Evaluate: baseline classifiers on the published split, the number that sweeps compare.
 
-Reads:   ``data/dataset/{hands,faces}/{train,test}.csv``.
+Reads:   ``data/dataset/{hands,faces,holistic}/{train,test}.csv``.
 Writes:  ``reports/evaluation.json`` (per modality and model: grouped cross-validation on train,
          accuracy, macro-F1 and per-label recall on test; the report folds it into the DVC
          metrics ``reports/metrics.json``), ``reports/plots/confusion_<modality>.csv`` (DVC
@@ -12,6 +12,10 @@ Features are the published landmark columns (and blendshapes for faces): exactly
 of the dataset trains on. Two models: a scaled logistic regression (linear) and a random
 forest (non-linear), both seeded and single-threaded, so the metrics are deterministic.
 Cross-validation is grouped (no source or subject on both sides of a fold) and stratified.
+
+Sequence-level baseline (holistic): signs are sequences, so each labelled video or time range
+of the holistic table is also one sample, described by summary statistics of its frames (see
+:func:`sequences`), and scored the same way under ``"holistic sequences"``.
 
 Label review: every row of train and test gets an out-of-fold prediction from grouped
 cross-validation over both; a row predicted as another label with probability at least
@@ -41,6 +45,14 @@ MODELS = ("logreg", "forest")
 REVIEW_COLUMNS = ["modality", "source_id", "frame", "instance", "label", "predicted",
                   "confidence"]
 ROUND = 4
+#: Modalities that also get a sequence-level baseline: holistic rows are one per frame with
+#: each hand on its side, so a video's frames line up. (Hands rows are one per detected hand
+#: with no identity across frames: a sequence of them mixes hands.)
+SEQUENCE_MODALITIES = ("holistic",)
+#: The fewest frames a sequence has; fewer is an image or a single sampled frame.
+MIN_SEQUENCE_FRAMES = 2
+#: The summary statistics of a sequence's frames, per feature.
+SEQUENCE_STATS = ("mean", "std", "min", "max")
 
 
 def feature_columns(df: pd.DataFrame, modality: str) -> list[str]:
@@ -143,26 +155,47 @@ class Evaluation:
 def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
              params: EvaluateParams) -> Evaluation:
     """Cross-validate on train, score on test, and flag label-review candidates."""
+    cols = feature_columns(train, modality)
+    out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
+    scored, confusion = fit_and_score(
+        feature_matrix(train, cols), train["label"].to_numpy(), train["group"].to_numpy(),
+        feature_matrix(test, cols), test["label"].to_numpy(), params, "rows")
+    out.update(scored)
+    review = pd.DataFrame(columns=REVIEW_COLUMNS)
+    if "skipped" in out:
+        return Evaluation(out, confusion, review)
+    review, why = label_review(pd.concat([train, test], ignore_index=True), cols, modality,
+                               params)
+    out["review_candidates"] = len(review)
+    if why:
+        out["review_skipped"] = why
+    return Evaluation(out, confusion, review)
+
+
+def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
+                  x_test: np.ndarray, y_test: np.ndarray, params: EvaluateParams,
+                  unit: str) -> tuple[dict, pd.DataFrame]:
+    """Each model's grouped CV scores on train and its scores on test, or why there are none.
+
+    ``unit`` names a sample in the reasons (rows, sequences). Returns the metrics and the
+    first model's test predictions (actual, predicted).
+    """
     from sklearn.base import clone
 
-    cols = feature_columns(train, modality)
-    labels = sorted(set(train["label"]) | set(test["label"]))
-    out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
+    labels = sorted(set(y_train) | set(y_test))
+    out: dict = {}
     confusion = pd.DataFrame(columns=["actual", "predicted"])
-    review = pd.DataFrame(columns=REVIEW_COLUMNS)
-    n_train = train["label"].nunique()
+    n_train = len(set(y_train))
     if n_train < 2:
         out["skipped"] = (f"train holds {n_train} label{'s' * (n_train != 1)}; a classifier "
-                          "needs two or more" if len(train) else "no rows in train")
-        return Evaluation(out, confusion, review)
-    x_train = feature_matrix(train, cols)
-    y_train = train["label"].to_numpy()
-    folds, why = grouped_folds(y_train, train["group"].to_numpy(), params.cv_folds, params.seed)
+                          "needs two or more" if len(y_train) else f"no {unit} in train")
+        return out, confusion
+    folds, why = grouped_folds(y_train, g_train, params.cv_folds, params.seed)
     if why:
         out["cv_skipped"] = why
-    if not len(test):
-        out["test_skipped"] = ("the test split is empty: split keeps a label with a single "
-                               "group (source or subject) in train")
+    if not len(y_test):
+        out["test_skipped"] = (f"the test split is empty (no {unit}): split keeps a label "
+                               "with a single group (source or subject) in train")
     for name in params.models:
         model = make_model(name, params.seed)
         result: dict = {}
@@ -170,19 +203,51 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
             pred, _ = out_of_fold(model, x_train, y_train, folds)
             result["cv"] = {"folds": len(folds), **scores(y_train, pred, labels)}
         fitted = clone(model).fit(x_train, y_train)
-        if len(test):
-            predicted = fitted.predict(feature_matrix(test, cols))
-            result["test"] = scores(test["label"].to_numpy(), predicted, labels)
+        if len(y_test):
+            predicted = fitted.predict(x_test)
+            result["test"] = scores(y_test, predicted, labels)
             if name == params.models[0]:
-                confusion = pd.DataFrame({"actual": test["label"].to_numpy(),
-                                          "predicted": predicted})
+                confusion = pd.DataFrame({"actual": y_test, "predicted": predicted})
         out[name] = result
-    review, why = label_review(pd.concat([train, test], ignore_index=True), cols, modality,
-                               params)
-    out["review_candidates"] = len(review)
-    if why:
-        out["review_skipped"] = why
-    return Evaluation(out, confusion, review)
+    return out, confusion
+
+
+def sequences(rows: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """One sample per labelled video sequence, from summary statistics of its frames.
+
+    A sequence is the rows of one source with one label and one group, of at least
+    :data:`MIN_SEQUENCE_FRAMES` frames: a labelled video, or a manifest's time range of one
+    (two ranges of a video with the same label and group are one sequence). Images are not
+    sequences. Features: per frame feature, its mean, standard deviation, minimum and maximum
+    over the sequence (NaN-aware, so an absent part counts only where present; the mean of a
+    presence flag is the share of frames with that part). A statistic with no value (a part
+    absent from every frame, the deviation of one value) is 0, like an absent part in a row.
+
+    Returns the sequences (``source_id, group, label, frames``, sorted) and their features.
+    """
+    keys = ["source_id", "group", "label"]
+    frames = rows.groupby(keys, sort=True)["frame"].nunique()
+    keep = frames[frames >= MIN_SEQUENCE_FRAMES].rename("frames").reset_index()
+    if not len(keep):
+        return keep, np.zeros((0, len(cols) * len(SEQUENCE_STATS)))
+    mine = rows.merge(keep[keys], on=keys)
+    stats = mine.groupby(keys, sort=True)[cols].agg(list(SEQUENCE_STATS))
+    return keep, np.nan_to_num(stats.to_numpy(dtype=np.float64), nan=0.0)
+
+
+def evaluate_sequences(train: pd.DataFrame, test: pd.DataFrame, modality: str,
+                       params: EvaluateParams) -> Evaluation:
+    """The sequence-level baseline: one sample per video sequence (see :func:`sequences`)."""
+    cols = feature_columns(train, modality)
+    seq_train, x_train = sequences(train, cols)
+    seq_test, x_test = sequences(test, cols)
+    out: dict = {"sequences_train": len(seq_train), "sequences_test": len(seq_test),
+                 "features": x_train.shape[1], "min_frames": MIN_SEQUENCE_FRAMES}
+    scored, confusion = fit_and_score(
+        x_train, seq_train["label"].to_numpy(), seq_train["group"].to_numpy(), x_test,
+        seq_test["label"].to_numpy(), params, "sequences")
+    out.update(scored)
+    return Evaluation(out, confusion, pd.DataFrame(columns=REVIEW_COLUMNS))
 
 
 def out_of_fold(model, x: np.ndarray, y: np.ndarray, folds) -> tuple[np.ndarray, np.ndarray]:
@@ -219,6 +284,13 @@ def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
                                      ).reset_index(drop=True), None
 
 
+def summary(metrics: dict, models: list[str]) -> str:
+    """A log line's account of one evaluation: test accuracies, or why there are none."""
+    done = ", ".join(f"{m} test accuracy {metrics[m]['test']['accuracy']:.3f}"
+                     for m in models if "test" in metrics.get(m, {}))
+    return done or f"not evaluated ({metrics.get('skipped') or metrics.get('test_skipped')})"
+
+
 def main() -> None:
     """Entry point of the ``evaluate`` stage."""
     from stages import params as params_mod
@@ -233,12 +305,13 @@ def main() -> None:
         report[modality] = result.metrics
         reviews.append(result.review)
         io.write_csv(result.confusion, PLOTS / f"confusion_{modality}.csv")
-        summary = ", ".join(
-            f"{m} test accuracy {result.metrics[m]['test']['accuracy']:.3f}"
-            for m in params.models if "test" in result.metrics.get(m, {}))
-        why = result.metrics.get("skipped") or result.metrics.get("test_skipped")
         log.info("%s: %s; %d label-review candidates", modality,
-                 summary or f"not evaluated ({why})", len(result.review))
+                 summary(result.metrics, params.models), len(result.review))
+        if modality in SEQUENCE_MODALITIES:
+            seq = evaluate_sequences(train, test, modality, params).metrics
+            report[f"{modality} sequences"] = seq
+            log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
+                     seq["sequences_test"], summary(seq, params.models))
     io.write_json(report, REPORT)
     io.write_csv(pd.concat(reviews, ignore_index=True), REVIEW)
 

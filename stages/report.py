@@ -139,6 +139,61 @@ def plot_hand_skeletons(hands: pd.DataFrame, scheme: str, dpi: int) -> str:
     return _save(fig, "hand_skeletons", dpi)
 
 
+def _draw_hand(ax, points: np.ndarray, color: str) -> None:
+    for a, b in schema.HAND_CONNECTIONS:
+        ax.plot(points[[a, b], 0], -points[[a, b], 1], color=color, lw=1.5)
+    ax.scatter(points[:, 0], -points[:, 1], s=6, color=color, zorder=3)
+
+
+def _mean_part(rows: pd.DataFrame, part: str) -> tuple[np.ndarray | None, int]:
+    """The mean landmarks (n, 3) of ``part`` over the rows that have it, and how many do."""
+    cols = schema.part_landmark_columns(part)
+    have = rows[rows[f"{part}_present"].to_numpy() == 1]
+    if not len(have) or cols[0] not in rows.columns:
+        return None, len(have)
+    return have[cols].to_numpy(dtype=np.float64).mean(axis=0).reshape(-1, 3), len(have)
+
+
+#: Colours of the holistic parts in the skeleton figure.
+PART_COLORS = {"left_hand": "tab:blue", "right_hand": "tab:orange", "face": "tab:gray"}
+
+
+def plot_holistic_skeletons(holistic: pd.DataFrame, together: bool, caption: str,
+                            dpi: int) -> str:
+    """The mean holistic skeleton of each label: both hands and the face mesh.
+
+    Each part is averaged over the rows that have it. ``together``: the parts share one frame
+    (hands in the face's frame, face interocular), so they are drawn in one panel where they
+    are relative to each other; otherwise each part has its own panel in its own scheme.
+    """
+    plt = _plt()
+    labels = sorted(holistic["label"].unique())
+    parts = [None] if together else list(schema.PARTS)
+    fig, axes = plt.subplots(len(parts), len(labels), squeeze=False,
+                             figsize=(2.8 * len(labels), 2.8 * len(parts) + 0.6))
+    for col, label in enumerate(labels):
+        rows = holistic[holistic["label"] == label]
+        for row, only in enumerate(parts):
+            ax = axes[row][col]
+            counts = []
+            for part in [only] if only else schema.PARTS:
+                mean, n = _mean_part(rows, part)
+                counts.append(f"{part.replace('_hand', '')} {n}")
+                if mean is None:
+                    continue
+                if part == "face":
+                    ax.scatter(mean[:, 0], -mean[:, 1], s=1, color=PART_COLORS[part])
+                else:
+                    _draw_hand(ax, mean, PART_COLORS[part])
+            title = f"{label} (n={len(rows)})" if row == 0 else ""
+            ax.set_title(f"{title}\n{', '.join(counts)}".strip(), fontsize=8)
+            ax.set_aspect("equal", adjustable="datalim")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(f"Mean holistic skeleton per label ({caption})", fontsize=10)
+    return _save(fig, "holistic_skeletons", dpi)
+
+
 def plot_handedness(hands: pd.DataFrame, dpi: int) -> str:
     """Handedness counts and the distribution of handedness scores."""
     plt = _plt()
@@ -278,7 +333,8 @@ def _holistic_section(ctx: dict) -> str:
             + _figure(ctx, "presence", "parts present per label") + "\n"
             f"Both hands claimed the same side in {resolved} frames: the hand with the higher "
             "handedness score kept it and the other took the free side "
-            "(flagged `hands_side_resolved`).\n")
+            "(flagged `hands_side_resolved`).\n\n"
+            + _figure(ctx, "holistic_skeletons", "mean holistic skeleton per label"))
 
 
 def _figure(ctx: dict, key: str, alt: str) -> str:
@@ -360,8 +416,12 @@ A frame is detected when the landmarker found at least one hand or face in it.
 
 Trained on train, scored on test; cross-validation is grouped by source and stratified by
 label, on train only. Features: the published landmark columns (and blendshapes for faces),
-normalized as stated at the top. Confusion matrices: `dvc plots show`. A score that could not be
-computed is left out, with the reason, rather than shown as a number.
+normalized as stated at the top; holistic rows add the presence flags, an absent part's cells
+counting as 0. `holistic sequences`: one sample per labelled video or time range of the
+holistic table (at least 2 frames), its features the mean, standard deviation, minimum and
+maximum of each row feature over its frames, since signs are sequences. Confusion matrices:
+`dvc plots show`. A score that could not be computed is left out, with the reason, rather than
+shown as a number.
 
 {_evaluation_section(ctx)}
 **Label review**: {ctx['review_count']} rows whose out-of-fold prediction confidently disagrees
@@ -438,6 +498,14 @@ def describe_preprocessing(pre) -> str:
             f"face table holds {PRIVACY_TEXT[pre.privacy]}.\n{formulas}")
 
 
+def holistic_frames(pre) -> tuple[bool, str]:
+    """Whether the holistic parts share one frame (so one panel shows them), and a caption."""
+    if pre.holistic_hands == "face_frame" and pre.face_scheme == "interocular":
+        return True, "hands in the face's frame, face interocular: eye midpoint at 0, eyes 1 apart"
+    hands = pre.scheme if pre.holistic_hands == "own" else "the face's frame"
+    return False, f"hands: {hands}; face: {pre.face_scheme}; each part in its own frame"
+
+
 def evaluation_table(evaluation: dict) -> pd.DataFrame:
     """One row per modality and model: CV and test accuracy / macro-F1, test recall per label."""
     rows = []
@@ -499,6 +567,9 @@ def main() -> None:
                 id_vars=["label"], value_vars=["left hand", "right hand", "face"],
                 var_name="part", value_name="rate"),
             "label", "part", "rate", "Holistic rows: parts present per label", "presence", dpi)
+        if rows[schema.HOLISTIC] else None,
+        "holistic_skeletons": lambda: plot_holistic_skeletons(
+            tables[schema.HOLISTIC], *holistic_frames(params.preprocess), dpi)
         if rows[schema.HOLISTIC] else None,
         "reasons": lambda: plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
                                      "Ledger reasons", "reasons", dpi) if len(reasons) else None,

@@ -295,3 +295,50 @@ def test_the_bad_input_corpus_under_holistic_builds(testdata, tmp_path, monkeypa
     # the frames the same corpus gives as hands (test_pipeline: ok 35, odd names 3, weird 1)
     assert published.groupby("label").size().to_dict() == {
         "ok": 35, "odd names": 3, "'=weird? label!": 1}
+
+
+# --- evaluate: rows and sequences ---------------------------------------------------------------
+
+def test_sequences_are_the_labelled_videos_summarized_per_feature(extracted):
+    from stages import evaluate
+
+    kept, _, _ = _pre(extracted)
+    cols = evaluate.feature_columns(kept, schema.HOLISTIC)
+    seqs, x = evaluate.sequences(kept, cols)
+    # the clip (a face in all 472 frames) and the GIF (43); the two photos are not sequences
+    assert sorted(seqs["frames"]) == [43, 472]
+    assert sorted(seqs["label"]) == ["clip", "gif"]
+    assert x.shape == (2, 4 * len(cols))
+    stats = pd.DataFrame(x, columns=pd.MultiIndex.from_product([cols, evaluate.SEQUENCE_STATS]))
+    clip = stats.iloc[list(seqs["label"]).index("clip")]
+    assert clip[("face_present", "mean")] == 1.0
+    rows = kept[kept["label"] == "clip"]
+    hand = rows["right_hand_present"].mean() + rows["left_hand_present"].mean()
+    assert 120 / 472 < hand < 172 / 472 + 1e-9  # 172 frames with a hand, less the out-of-frame
+    assert clip[("right_wrist_x", "max")] == pytest.approx(np.nanmax(rows["right_wrist_x"]))
+    assert clip[("face_present", "std")] == 0.0
+
+
+def test_the_sequence_baseline_tells_the_clip_from_the_gif(extracted):
+    """Chunks of the clip and of the GIF as labelled sequences, one group each."""
+    from stages import evaluate
+    from stages.params import EvaluateParams
+
+    kept, _, _ = _pre(extracted)
+    chunks = []
+    for label, n in (("clip", 8), ("gif", 4)):
+        rows = kept[kept["label"] == label].sort_values("frame")
+        for i, idx in enumerate(np.array_split(np.arange(len(rows)), n)):
+            chunks.append(rows.iloc[idx].assign(group=f"{label}-{i}"))
+    train = pd.concat(chunks[0:4] + chunks[8:10], ignore_index=True)
+    test = pd.concat(chunks[4:8] + chunks[10:12], ignore_index=True)
+    m = evaluate.evaluate_sequences(train, test, schema.HOLISTIC, EvaluateParams()).metrics
+    assert (m["sequences_train"], m["sequences_test"]) == (6, 6)
+    assert m["logreg"]["cv"]["folds"] == 2  # the GIF has two groups in train
+    assert m["logreg"]["test"]["accuracy"] == 1.0
+    assert m["forest"]["test"]["recall"] == {"clip": 1.0, "gif": 1.0}
+    photos = kept[kept["label"].isin(["hand_photo", "face_photo"])]
+    none = evaluate.evaluate_sequences(photos, photos.iloc[:0], schema.HOLISTIC,
+                                       EvaluateParams()).metrics
+    assert none["sequences_train"] == 0
+    assert none["skipped"] == "no sequences in train"

@@ -80,19 +80,28 @@ def repo(tmp_path_factory):
 
 def test_dataset_published(repo):
     tables = {(m, s): pd.read_csv(repo / f"data/dataset/{m}/{s}.csv")
-              for m in ("hands", "faces") for s in ("train", "test")}
+              for m in ("hands", "faces", "holistic") for s in ("train", "test")}
     hands = pd.concat([tables["hands", "train"], tables["hands", "test"]])
     faces = pd.concat([tables["faces", "train"], tables["faces", "test"]])
+    holistic = pd.concat([tables["holistic", "train"], tables["holistic", "test"]])
     assert hands.groupby("label").size().to_dict() == {"none": 3, "thumbs_up": 15, "victory": 26}
     assert faces.groupby("label").size().to_dict() == {"happiness": 78, "neutral": 1,
                                                       "sadness": 95}
-    assert not set(tables["hands", "train"]["group"]) & set(tables["hands", "test"]["group"])
+    # the clip's and the GIF's labelled ranges as holistic items: a face in every kept frame
+    assert holistic.groupby("label").size().to_dict() == {
+        "happiness": 77, "sadness": 95, "thumbs_up": 15, "victory": 19}
+    assert holistic[["face_present", "left_hand_present", "right_hand_present"]].sum(
+        ).to_dict() == {"face_present": 206, "left_hand_present": 34, "right_hand_present": 18}
+    for m in ("hands", "holistic"):
+        assert not set(tables[m, "train"]["group"]) & set(tables[m, "test"]["group"])
     ledger = pd.read_csv(repo / "data/dataset/ledger.csv")
     assert ledger.groupby(["modality", "label", "reason"]).size().to_dict() == {
-        ("faces", "no_face", "no_detection"): 3, ("hands", "no_hand", "no_detection"): 3}
+        ("faces", "no_face", "no_detection"): 3, ("hands", "no_hand", "no_detection"): 3,
+        # a right hand at the clip's edge: the part is emptied, the frame kept with its face
+        ("holistic", "sadness", "out_of_frame"): 10}
     metrics = pd.read_json(repo / "reports/metrics.json", typ="series")
     assert metrics["validation_success"]
-    assert (repo / "reports/quality.md").read_text().count("![") == 8
+    assert (repo / "reports/quality.md").read_text().count("![") == 9
 
 
 def test_every_input_file_in_tables_or_ledger(repo):
@@ -351,7 +360,7 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     assert "wrist_palm" in params
     assert "bbox" in params
     assert "![" not in comment  # figures are never inlined or uploaded
-    assert comment.count("_(figure: ") == 8
+    assert comment.count("_(figure: ") == 9
     assert "hands **bbox**, faces **head_pose**" in comment
     assert "- `head_pose`: p' = F R^T F" in comment  # the report states the formulas in use
     sh("git", "checkout", "--", ".", cwd=repo)
