@@ -43,6 +43,10 @@ OUT_DIR = Path("data/interim/extract")
 CACHE_NAMESPACE = "extract"
 #: Rows per Parquet row group: fixed, so the file's layout never depends on timing.
 ROW_GROUP_ROWS = {"hands": 4096, "faces": 512, schema.HOLISTIC: 512}
+#: Chunks are submitted costliest first within blocks of this many frames (see
+#: :func:`stages.executors.longest_first`): the results waiting for their turn stay within
+#: about a block (a holistic frame's result is about 7 kB).
+SCHEDULE_HORIZON_FRAMES = 20_000
 #: The tables extract writes: one per modality (holistic: both hands and the face of each
 #: frame, see :func:`stages.landmarks.holistic_frame`).
 TABLES = schema.MODALITIES
@@ -119,8 +123,10 @@ def results(tasks: list[Task], params: ExtractParams, cache: Cache,
     todo = [t for t, h in zip(tasks, hit, strict=True) if not h]
     log.info("%d items: %d cached, %d to extract", len(tasks), len(tasks) - len(todo), len(todo))
     chunks = _chunks(todo, params.chunk_size)
-    computed = (r for chunk in _executor(chunks, params, workers) for r in chunk) \
-        if chunks else iter(())
+    order = executors.longest_first([sum(max(len(t.frames), 1) for t in c) for c in chunks],
+                                    SCHEDULE_HORIZON_FRAMES)
+    ran = _executor([chunks[i] for i in order], params, workers) if chunks else iter(())
+    computed = (r for chunk in executors.in_order(ran, order) for r in chunk)
     for task, k, h in zip(tasks, keys, hit, strict=True):
         arrays = cache.get(CACHE_NAMESPACE, k) if h else None
         if arrays is not None:

@@ -316,3 +316,17 @@ def test_cgroup_v1_quota(tmp_path):
     (tree / "cpu.cfs_quota_us").write_text("-1\n")
     assert executors.cgroup_cpu_quota(tmp_path, proc) is None
     assert executors.cgroup_cpu_quota(tmp_path, tmp_path / "absent") is None
+
+
+def test_costliest_chunks_go_first_within_a_horizon_and_come_back_in_order():
+    from stages.executors import in_order, longest_first
+
+    # photos (1 frame each) and two videos; one block of 20 frames, then the rest
+    costs = [1, 1, 30, 1, 1, 50, 1, 1]
+    assert longest_first(costs, horizon=1000) == [5, 2, 0, 1, 3, 4, 6, 7]
+    assert longest_first(costs, horizon=20) == [2, 0, 1, 5, 3, 4, 6, 7]
+    assert longest_first([1] * 5, horizon=2) == [0, 1, 2, 3, 4]  # equal tasks keep their order
+    assert longest_first([], horizon=10) == []
+    order = longest_first(costs, horizon=1000)
+    ran = iter([[f"r{i}"] for i in order])  # what an executor yields: submission order
+    assert [r for chunk in in_order(ran, order) for r in chunk] == [f"r{i}" for i in range(8)]

@@ -301,14 +301,18 @@ def test_exp_run_on_another_folder_with_bad_inputs(repo, tmp_path):
 SHAPES = {
     "hands only": (Shape((("hands", (Label("rock", 3, "images", True),
                                       Label("paper", 3, "images", True))),)),
-                   {"hands": 6, "faces": 0}, "No faces in this build"),
+                   {"hands": 6, "faces": 0, "holistic": 0}, "No faces in this build"),
     "videos only, one per modality, manifest": (
         Shape((("hands", (Label("wave", 1, "videos", True),)),
                ("faces", (Label("smile", 1, "videos", True),))), "manifest"),
-        {"hands": 2, "faces": 4}, "faces: not evaluated: train holds 1 label"),
+        {"hands": 2, "faces": 4, "holistic": 0}, "faces: not evaluated: train holds 1 label"),
+    "holistic only, a clip and photos": (
+        Shape((("holistic", (Label("sign_a", 1, "videos", True),
+                             Label("sign_b", 2, "images", True))),)),
+        {"hands": 0, "faces": 0, "holistic": 6}, "No hands in this build"),
     "nothing detected": (Shape((("faces", (Label("calm", 3, "images", False),
                                            Label("angry", 1, "mixed", False))),)),
-                         {"hands": 0, "faces": 0}, "**Nothing was kept**"),
+                         {"hands": 0, "faces": 0, "holistic": 0}, "**Nothing was kept**"),
 }
 
 
