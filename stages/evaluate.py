@@ -27,20 +27,15 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages import io, schema
+from stages import io, paths, schema
 from stages.params import EvaluateParams
-from stages.split import OUT_DIR as DATASET_DIR
 
 log = logging.getLogger("evaluate")
 
-REPORT = Path("reports/evaluation.json")
-REVIEW = Path("reports/label_review.csv")
-PLOTS = Path("reports/plots")
 MODELS = ("logreg", "forest")
 REVIEW_COLUMNS = ["modality", "source_id", "frame", "instance", "label", "predicted",
                   "confidence"]
@@ -299,12 +294,12 @@ def main() -> None:
     params = params_mod.load().evaluate
     report, reviews = {}, []
     for modality in schema.MODALITIES:
-        train = io.read_table(DATASET_DIR / modality / "train.csv")
-        test = io.read_table(DATASET_DIR / modality / "test.csv")
+        train = io.read_table(paths.table(modality, "train"))
+        test = io.read_table(paths.table(modality, "test"))
         result = evaluate(train, test, modality, params)
         report[modality] = result.metrics
         reviews.append(result.review)
-        io.write_csv(result.confusion, PLOTS / f"confusion_{modality}.csv")
+        io.write_csv(result.confusion, paths.confusion_plot(modality))
         log.info("%s: %s; %d label-review candidates", modality,
                  summary(result.metrics, params.models), len(result.review))
         if modality in SEQUENCE_MODALITIES:
@@ -312,8 +307,8 @@ def main() -> None:
             report[f"{modality} sequences"] = seq
             log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
                      seq["sequences_test"], summary(seq, params.models))
-    io.write_json(report, REPORT)
-    io.write_csv(pd.concat(reviews, ignore_index=True), REVIEW)
+    io.write_json(report, paths.EVALUATION)
+    io.write_csv(pd.concat(reviews, ignore_index=True), paths.LABEL_REVIEW)
 
 
 if __name__ == "__main__":

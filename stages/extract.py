@@ -28,10 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import executors, io, landmarks, models, schema
+from stages import executors, io, landmarks, models, paths, schema
 from stages.cache import Cache
 from stages.cache import key as cache_key
-from stages.ingest import OUT_DIR as INGEST_DIR
 from stages.landmarks import Result, Task
 from stages.params import ExtractParams, as_dict
 from stages.progress import Progress
@@ -39,7 +38,7 @@ from stages.schema import Reason
 
 log = logging.getLogger("extract")
 
-OUT_DIR = Path("data/interim/extract")
+OUT_DIR = paths.EXTRACT
 CACHE_NAMESPACE = "extract"
 #: Rows per Parquet row group: fixed, so the file's layout never depends on timing.
 ROW_GROUP_ROWS = {"hands": 4096, "faces": 512, schema.HOLISTIC: 512}
@@ -314,8 +313,8 @@ def main() -> None:
 
     io.setup_logging()
     params = params_mod.load()
-    items = io.read_table(INGEST_DIR / "items.csv")
-    frames = io.read_table(INGEST_DIR / "frames.parquet")
+    items = io.read_table(paths.ITEMS)
+    frames = io.read_table(paths.FRAMES)
     cache = Cache.from_env()
     s = extract(items, frames, params.extract, Path(params.ingest.raw_dir),
                 params.ingest.max_image_pixels, OUT_DIR, cache)

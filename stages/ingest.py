@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import UserError, io, media, scan, schema
+from stages import UserError, io, media, paths, schema
+from stages import listing as raw_listing
 from stages.cache import Cache
 from stages.cache import key as cache_key
 from stages.params import IngestParams
@@ -39,7 +40,6 @@ from stages.schema import MODALITIES, Reason
 
 log = logging.getLogger("ingest")
 
-OUT_DIR = Path("data/interim/ingest")
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_REQUIRED = ("path", "modality", "label")
 MANIFEST_OPTIONAL = ("group", "start_s", "end_s")
@@ -101,7 +101,7 @@ def pseudonym(salt: str, value: str, n: int = 16) -> str:
     return hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()[:n]
 
 
-def walk_folders(raw_dir: Path, listing: dict[str, scan.Record] | None = None
+def walk_folders(raw_dir: Path, listing: dict[str, raw_listing.Record] | None = None
                  ) -> tuple[list[Entry], list[dict]]:
     """Entries from a ``<modality>/<label>/<file>`` tree, sorted; plus ledger rows for strays.
 
@@ -110,7 +110,7 @@ def walk_folders(raw_dir: Path, listing: dict[str, scan.Record] | None = None
     ledgered as ``unlabelled`` and hidden files as ``hidden``, never silently skipped.
     """
     if listing is None:
-        listing = {r.path: r for r in scan.scan(raw_dir)}
+        listing = {r.path: r for r in raw_listing.scan(raw_dir)}
     entries, ledger = [], []
     for name in sorted(listing):
         rel = Path(name)
@@ -141,7 +141,7 @@ def _hidden_row(path: str) -> dict:
                        "rename it to use it, or remove it")
 
 
-def manifest_strays(entries: list[Entry], listing: dict[str, scan.Record], manifest: str
+def manifest_strays(entries: list[Entry], listing: dict[str, raw_listing.Record], manifest: str
                     ) -> list[dict]:
     """Ledger rows for the listed files that no manifest row names (and hidden files)."""
     named = {e.path for e in entries} | {manifest}
@@ -206,7 +206,7 @@ def read_manifest(path: Path, raw_dir: Path) -> list[Entry]:
     return entries
 
 
-def discover(params: IngestParams, listing: dict[str, scan.Record] | None = None
+def discover(params: IngestParams, listing: dict[str, raw_listing.Record] | None = None
              ) -> tuple[Path, list[Entry], list[dict]]:
     """The raw folder, its entries (from the manifest or the folders) and stray-file ledger rows.
 
@@ -226,7 +226,7 @@ def discover(params: IngestParams, listing: dict[str, scan.Record] | None = None
     else:
         manifest = raw_dir / MANIFEST_NAME
     if listing is None:
-        listing = {r.path: r for r in scan.scan(raw_dir)}
+        listing = {r.path: r for r in raw_listing.scan(raw_dir)}
     if manifest.is_file():
         log.info("labels from manifest %s", manifest)
         entries = read_manifest(manifest, raw_dir)
@@ -267,12 +267,14 @@ class _Probe:
 PROBE_NAMESPACE = "ingest-probe"
 
 #: The ledger reason of each scan status other than ``file``.
-_STATUS_REASON = {scan.DANGLING: Reason.BROKEN_LINK, scan.LOOP: Reason.BROKEN_LINK,
-                  scan.MISSING: Reason.MISSING_FILE, scan.UNREADABLE: Reason.UNREADABLE}
+_STATUS_REASON = {raw_listing.DANGLING: Reason.BROKEN_LINK,
+                  raw_listing.LOOP: Reason.BROKEN_LINK,
+                  raw_listing.MISSING: Reason.MISSING_FILE,
+                  raw_listing.UNREADABLE: Reason.UNREADABLE}
 
 
 def probe(path: Path, params: IngestParams, cache: Cache | None = None,
-          rec: scan.Record | None = None) -> _Probe:
+          rec: raw_listing.Record | None = None) -> _Probe:
     """Decode-check one file (cached under its sha256, from ``rec`` or hashed now).
 
     Raises:
@@ -286,9 +288,9 @@ def probe(path: Path, params: IngestParams, cache: Cache | None = None,
             f"({' '.join(sorted(media.IMAGE_EXTENSIONS))}) or video "
             f"({' '.join(sorted(media.VIDEO_EXTENSIONS))}); convert it or remove it",
         )
-    rec = rec or scan.record(path, path.name)
-    if rec.status != scan.FILE:
-        raise media.MediaError(_STATUS_REASON[rec.status], scan.ADVICE[rec.status])
+    rec = rec or raw_listing.record(path, path.name)
+    if rec.status != raw_listing.FILE:
+        raise media.MediaError(_STATUS_REASON[rec.status], raw_listing.ADVICE[rec.status])
     size, digest = rec.bytes, rec.sha256
     cache = cache if cache is not None else Cache(None)
     k = cache_key(digest, kind, params.max_image_pixels if kind == "image" else None,
@@ -332,7 +334,7 @@ _PROBE_CODE = hashlib.sha256(Path(media.__file__).read_bytes()
 
 def build_inventory(
     raw_dir: Path, entries: list[Entry], params: IngestParams, cache: Cache | None = None,
-    listing: dict[str, scan.Record] | None = None,
+    listing: dict[str, raw_listing.Record] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Probe every entry's file once; return (items, frames, ledger rows).
 
@@ -458,14 +460,14 @@ def main() -> None:
 
     io.setup_logging()
     params = params_mod.load().ingest
-    listing = scan.read()
+    listing = raw_listing.read()
     raw_dir, entries, strays = discover(params, listing)
     cache = Cache.from_env()
     items, frames, ledger = build_inventory(raw_dir, entries, params, cache, listing)
     ledger = ledger_frame(strays + ledger)
-    io.write_csv(items, OUT_DIR / "items.csv")
-    io.write_parquet(frames, OUT_DIR / "frames.parquet")
-    io.write_csv(ledger, OUT_DIR / "ledger.csv")
+    io.write_csv(items, paths.ITEMS)
+    io.write_parquet(frames, paths.FRAMES)
+    io.write_csv(ledger, paths.INGEST_LEDGER)
     log.info(
         "%d entries -> %d items (%d images, %d videos), %d frames to extract, %d ledgered; "
         "%d decode checks from the cache", len(entries) + len(strays), len(items),

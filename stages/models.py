@@ -19,9 +19,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from stages import UserError, verbose
+from stages import UserError, paths, verbose
 
-SUMS_FILE = Path("models/SHA256SUMS")
+SUMS_FILE = paths.MODELS / "SHA256SUMS"
 
 
 class ModelError(UserError, RuntimeError):

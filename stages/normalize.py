@@ -80,6 +80,12 @@ FACE_SCHEMES = ("none", "interocular", "head_pose")
 _FLIP = np.diag([1.0, -1.0, -1.0])
 
 
+def landmark_array(df, modality: str) -> np.ndarray:
+    """The image-landmark block of table ``df`` as an ``(n, k, 3)`` float array."""
+    block = df[list(schema.landmark_block(modality))].to_numpy(dtype=np.float64)
+    return block.reshape(len(df), schema.n_landmarks(modality), 3)
+
+
 def to_height_units(points: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
     """Scale x and z by the aspect ratio ``w / h`` so that all axes share one unit."""
     aspect = (np.asarray(width, dtype=np.float64) / np.asarray(height, dtype=np.float64))

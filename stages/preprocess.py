@@ -25,27 +25,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages import gaps, holistic, io, schema
-from stages.extract import OUT_DIR as EXTRACT_DIR
-from stages.ingest import OUT_DIR as INGEST_DIR
-from stages.normalize import normalize, normalize_face, reference_length, to_height_units
+from stages import gaps, holistic, io, paths, schema
+from stages.normalize import (
+    landmark_array,
+    normalize,
+    normalize_face,
+    reference_length,
+    to_height_units,
+)
 from stages.params import PreprocessParams
 from stages.schema import Reason
 
 log = logging.getLogger("preprocess")
 
-OUT_DIR = Path("data/interim/preprocess")
-
-
-def landmark_array(df: pd.DataFrame, modality: str) -> np.ndarray:
-    """The image-landmark block of ``df`` as an ``(n, k, 3)`` float array."""
-    block = df[list(schema.landmark_block(modality))].to_numpy(dtype=np.float64)
-    return block.reshape(len(df), schema.n_landmarks(modality), 3)
 
 
 def reasons(df: pd.DataFrame, modality: str, params: PreprocessParams) -> pd.DataFrame:
@@ -128,8 +124,8 @@ def main() -> None:
 
     io.setup_logging()
     params = params_mod.load().preprocess
-    items = io.read_table(INGEST_DIR / "items.csv")
-    frames = io.read_table(INGEST_DIR / "frames.parquet")
+    items = io.read_table(paths.ITEMS)
+    frames = io.read_table(paths.FRAMES)
     videos = frames[frames["item"].isin(items.loc[items["media"] == "video", "item"])]
     ledgers, filled = [], {}
     hands_in = params.scheme if params.holistic_hands == "own" else "face_frame"
@@ -138,20 +134,20 @@ def main() -> None:
                schema.HOLISTIC: f"hands {hands_in}, face {params.face_scheme}, keep "
                                 f"{params.holistic_keep}"}
     for modality in schema.MODALITIES:
-        df = io.read_table(EXTRACT_DIR / f"{modality}.parquet")
+        df = io.read_table(paths.EXTRACT / f"{modality}.parquet")
         if modality == schema.HOLISTIC:  # per part: see stages/holistic.py
             kept, gone, filled[modality] = holistic.preprocess_holistic(df, params, videos)
         else:
             kept, gone = preprocess(df, modality, params, videos)
             filled[modality] = dataclasses.asdict(kept.attrs.pop("gaps"))
-        io.write_parquet(kept, OUT_DIR / f"{modality}.parquet")
+        io.write_parquet(kept, paths.PREPROCESS / f"{modality}.parquet")
         ledgers.append(gone)
         counts = gone["reason"].value_counts().to_dict()
         log.info("%s: %d kept, %d rejected %s (scheme %s)", modality, len(kept), len(gone),
                  counts or "", schemes[modality])
     ledger = pd.concat(ledgers, ignore_index=True)
-    io.write_csv(ledger, OUT_DIR / "ledger.csv")
-    io.write_json({"max_gap_frames": params.max_gap_frames, **filled}, OUT_DIR / "gaps.json")
+    io.write_csv(ledger, paths.PREPROCESS_LEDGER)
+    io.write_json({"max_gap_frames": params.max_gap_frames, **filled}, paths.GAPS)
     log.info("gaps (<= %d frames) filled: %s", params.max_gap_frames, ", ".join(
         f"{m} {n} frames ({left} longer gaps left)"
         for m, (n, left) in {m: gap_totals(s) for m, s in filled.items()}.items()))

@@ -22,26 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages import io, models, schema
-from stages.evaluate import REPORT as EVALUATION_REPORT
-from stages.evaluate import REVIEW as LABEL_REVIEW
-from stages.ingest import OUT_DIR as INGEST_DIR
-from stages.preprocess import OUT_DIR as PREPROCESS_DIR
-from stages.split import OUT_DIR as DATASET_DIR
-from stages.validate import REPORT as VALIDATION_REPORT
+from stages import io, models, paths, schema
 
-GAPS_REPORT = PREPROCESS_DIR / "gaps.json"
 log = logging.getLogger("report")
 
-REPORTS = Path("reports")
-FIGURES = REPORTS / "figures"
-PLOTS = REPORTS / "plots"
+FIGURES = paths.FIGURES
 SPLITS = ("train", "test")
 LIBRARIES = ("mediapipe", "opencv-python-headless", "numpy", "pandas", "scikit-learn", "dvc",
              "hydra-core", "great-expectations", "pyarrow", "matplotlib")
 
 
-def load_dataset(root: Path = DATASET_DIR) -> dict[str, pd.DataFrame]:
+def load_dataset(root: Path = paths.DATASET) -> dict[str, pd.DataFrame]:
     """``{modality: table}`` with a ``split`` column, from the published CSVs."""
     out = {}
     for modality in schema.MODALITIES:
@@ -535,9 +526,9 @@ def main() -> None:
     params = params_mod.load()
     dpi = params.report.dpi
     tables = load_dataset()
-    items = io.read_table(INGEST_DIR / "items.csv")
-    frames = io.read_table(INGEST_DIR / "frames.parquet")
-    ledger = io.read_table(DATASET_DIR / "ledger.csv")
+    items = io.read_table(paths.ITEMS)
+    frames = io.read_table(paths.FRAMES)
+    ledger = io.read_table(paths.DATASET / "ledger.csv")
     balance = class_balance(tables)
     detection = detection_rate(items, frames, ledger[ledger["stage"] == "extract"])
     reasons = (ledger.groupby(["stage", "reason"]).size().rename("rows").reset_index()
@@ -546,7 +537,7 @@ def main() -> None:
     params_text = params_mod.dataset_params_text()
     rows = {m: len(t) for m, t in tables.items()}
     confusions = {m: c for m in schema.MODALITIES
-                  if len(c := io.read_table(PLOTS / f"confusion_{m}.csv"))}
+                  if len(c := io.read_table(paths.confusion_plot(m)))}
     # Only what has data is drawn: a section without data says why instead of plotting nothing.
     draw = {
         "balance": lambda: plot_bars(
@@ -577,9 +568,9 @@ def main() -> None:
     }
     figures = {k: path for k, make in draw.items() if (path := make())}
     remove_stale_figures(set(figures.values()))
-    evaluation = json.loads(EVALUATION_REPORT.read_text())
-    gaps = json.loads(GAPS_REPORT.read_text())
-    review = io.read_table(LABEL_REVIEW)
+    evaluation = json.loads(paths.EVALUATION.read_text())
+    gaps = json.loads(paths.GAPS.read_text())
+    review = io.read_table(paths.LABEL_REVIEW)
     ctx = {
         "evaluation": evaluation_table(evaluation), "evaluation_raw": evaluation,
         "review": review, "review_count": len(review), "gaps": gaps,
@@ -587,19 +578,19 @@ def main() -> None:
             schema.FORMULA_PREFIXES) for label in {lab for t in tables.values()
                                                    for lab in t["label"]}),
         "scheme": describe_preprocessing(params.preprocess),
-        "validation": json.loads(VALIDATION_REPORT.read_text()),
+        "validation": json.loads(paths.VALIDATION.read_text()),
         "balance": balance, "detection": detection, "reasons": reasons, "blendshapes": profile,
         "rows": rows, "holistic": tables[schema.HOLISTIC],
         "status": {m: modality_status(m, rows[m], items, frames, ledger)
                    for m in schema.MODALITIES},
         "figures": figures, "provenance": provenance(params.extract), "params_text": params_text,
     }
-    io.write_text(render(ctx), REPORTS / "quality.md")
-    io.write_json(metrics(ctx), REPORTS / "metrics.json")
-    io.write_csv(balance, PLOTS / "class_balance.csv")
-    io.write_csv(detection, PLOTS / "detection_rate.csv")
-    io.write_csv(reasons, PLOTS / "ledger_reasons.csv")
-    log.info("reports/quality.md: %s", ", ".join(
+    io.write_text(render(ctx), paths.QUALITY)
+    io.write_json(metrics(ctx), paths.METRICS)
+    io.write_csv(balance, paths.PLOTS / "class_balance.csv")
+    io.write_csv(detection, paths.PLOTS / "detection_rate.csv")
+    io.write_csv(reasons, paths.PLOTS / "ledger_reasons.csv")
+    log.info("%s: %s", paths.QUALITY, ", ".join(
         f"{m} {len(t)} rows" for m, t in tables.items()))
 
 

@@ -19,21 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages import UserError, io, schema
-from stages.ingest import OUT_DIR as INGEST_DIR
-from stages.preprocess import OUT_DIR as PREPROCESS_DIR
-from stages.validate import REPORT as VALIDATION_REPORT
+from stages import UserError, io, paths, schema
 
 log = logging.getLogger("split")
 
-OUT_DIR = Path("data/dataset")
-LEDGERS = (INGEST_DIR / "ledger.csv", Path("data/interim/extract/ledger.csv"),
-           PREPROCESS_DIR / "ledger.csv")
+LEDGERS = (paths.INGEST_LEDGER, paths.EXTRACT_LEDGER, paths.PREPROCESS_LEDGER)
 
 
 class LeakageError(RuntimeError):
@@ -105,20 +99,20 @@ def main() -> None:
 
     io.setup_logging()
     params = params_mod.load()
-    if not json.loads(VALIDATION_REPORT.read_text())["success"]:
-        raise UserError(f"{VALIDATION_REPORT}: validation failed; fix what it lists and run "
+    if not json.loads(paths.VALIDATION.read_text())["success"]:
+        raise UserError(f"{paths.VALIDATION}: validation failed; fix what it lists and run "
                         "the validate stage again")
     for modality in schema.MODALITIES:
-        df = io.read_table(PREPROCESS_DIR / f"{modality}.parquet")
+        df = io.read_table(paths.PREPROCESS / f"{modality}.parquet")
         parts = split(df, modality, params.split.test_size, params.split.seed)
         for side, part in parts.items():
-            io.write_csv(schema.neutralize_table(part), OUT_DIR / modality / f"{side}.csv",
+            io.write_csv(schema.neutralize_table(part), paths.table(modality, side),
                          params.preprocess.float_format)
         log.info("%s: %d train, %d test rows; %d + %d groups", modality, len(parts["train"]),
                  len(parts["test"]), parts["train"]["group"].nunique(),
                  parts["test"]["group"].nunique())
     ledger = public_ledger()
-    io.write_csv(schema.neutralize_table(ledger), OUT_DIR / "ledger.csv")
+    io.write_csv(schema.neutralize_table(ledger), paths.DATASET / "ledger.csv")
     log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())
 
 

@@ -24,19 +24,16 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from stages import UserError, io, schema
-from stages.ingest import OUT_DIR as INGEST_DIR
-from stages.preprocess import OUT_DIR as PREPROCESS_DIR
-from stages.preprocess import landmark_array
+from stages import UserError, io, paths, schema
+from stages.normalize import landmark_array
 
 log = logging.getLogger("validate")
 
-REPORT = Path("reports/validation.json")
+REPORT = paths.VALIDATION
 
 
 class ValidationError(UserError):
@@ -258,8 +255,8 @@ def main() -> None:
 
     io.setup_logging()
     params = params_mod.load()
-    items = io.read_table(INGEST_DIR / "items.csv")
-    tables = {m: io.read_table(PREPROCESS_DIR / f"{m}.parquet") for m in schema.MODALITIES}
+    items = io.read_table(paths.ITEMS)
+    tables = {m: io.read_table(paths.PREPROCESS / f"{m}.parquet") for m in schema.MODALITIES}
     labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
               for m in schema.MODALITIES}
     inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}

@@ -202,8 +202,7 @@ def test_head_pose_undoes_the_transformation_matrix_rotation():
 
 def test_head_pose_tightens_real_faces(testdata_extracted):
     """On the 99 test faces, removing the head pose makes the meshes agree more."""
-    from stages.normalize import normalize_face
-    from stages.preprocess import landmark_array
+    from stages.normalize import landmark_array, normalize_face
 
     faces = testdata_extracted["tables"]["faces"]
     pts = landmark_array(faces, "faces")

@@ -4,7 +4,7 @@ import hashlib
 import os
 import time
 
-from stages import scan
+from stages import listing
 
 
 def test_links_loops_and_hidden_files(tmp_path):
@@ -18,27 +18,27 @@ def test_links_loops_and_hidden_files(tmp_path):
     (tmp_path / "hands/rock/up").symlink_to("..", target_is_directory=True)  # a folder loop
     (tmp_path / ".git").mkdir()  # hidden folders (version control, trash) are not media
     (tmp_path / ".git/config").write_text("[core]\n")
-    records = {r.path: r for r in scan.scan(tmp_path)}
+    records = {r.path: r for r in listing.scan(tmp_path)}
     sha = hashlib.sha256(b"abc").hexdigest()
     assert records == {
-        "hands/rock/.DS_Store": scan.Record("hands/rock/.DS_Store", scan.FILE, 1,
+        "hands/rock/.DS_Store": listing.Record("hands/rock/.DS_Store", listing.FILE, 1,
                                             hashlib.sha256(b"x").hexdigest()),
-        "hands/rock/a.jpg": scan.Record("hands/rock/a.jpg", scan.FILE, 3, sha),
-        "hands/rock/alias.jpg": scan.Record("hands/rock/alias.jpg", scan.FILE, 3, sha),
-        "hands/rock/dangling.jpg": scan.Record("hands/rock/dangling.jpg", scan.DANGLING),
-        "hands/rock/loop1.jpg": scan.Record("hands/rock/loop1.jpg", scan.LOOP),
-        "hands/rock/loop2.jpg": scan.Record("hands/rock/loop2.jpg", scan.LOOP),
-        "hands/rock/up": scan.Record("hands/rock/up", scan.LOOP),
+        "hands/rock/a.jpg": listing.Record("hands/rock/a.jpg", listing.FILE, 3, sha),
+        "hands/rock/alias.jpg": listing.Record("hands/rock/alias.jpg", listing.FILE, 3, sha),
+        "hands/rock/dangling.jpg": listing.Record("hands/rock/dangling.jpg", listing.DANGLING),
+        "hands/rock/loop1.jpg": listing.Record("hands/rock/loop1.jpg", listing.LOOP),
+        "hands/rock/loop2.jpg": listing.Record("hands/rock/loop2.jpg", listing.LOOP),
+        "hands/rock/up": listing.Record("hands/rock/up", listing.LOOP),
     }
 
 
 def test_listing_round_trips_through_csv(tmp_path):
     (tmp_path / "b c.jpg").write_bytes(b"1")
     (tmp_path / "ä,\"q\".png").write_bytes(b"22")
-    records = scan.scan(tmp_path)
+    records = listing.scan(tmp_path)
     out = tmp_path / "files.csv"
-    out.write_text(scan.to_csv(records), encoding="utf-8")
-    assert list(scan.read(out).values()) == records
+    out.write_text(listing.to_csv(records), encoding="utf-8")
+    assert list(listing.read(out).values()) == records
 
 
 def test_memo_skips_unchanged_files_and_sees_a_same_size_same_mtime_rewrite(tmp_path,
@@ -49,14 +49,14 @@ def test_memo_skips_unchanged_files_and_sees_a_same_size_same_mtime_rewrite(tmp_
     f.write_bytes(b"first")
 
     def run() -> tuple[str, int]:  # one stage run: a memo opened, used and closed
-        memo = scan.HashMemo(tmp_path / "cache")
-        digest = scan.scan(raw, memo)[0].sha256
+        memo = listing.HashMemo(tmp_path / "cache")
+        digest = listing.scan(raw, memo)[0].sha256
         memo.close()
         return digest, memo.hits
 
     first = hashlib.sha256(b"first").hexdigest()
     assert [run(), run()] == [(first, 0), (first, 0)]  # just written: racy, hashed both times
-    monkeypatch.setattr(scan, "RACY_SECONDS", 0.0)
+    monkeypatch.setattr(listing, "RACY_SECONDS", 0.0)
     assert [run(), run()] == [(first, 0), (first, 1)]
     st = f.stat()
     time.sleep(0.05)  # beyond the file system's timestamp granularity
@@ -70,12 +70,12 @@ def test_a_broken_memo_only_costs_time(tmp_path):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache/hashes.sqlite").write_bytes(b"not a database" * 100)
     (tmp_path / "a.jpg").write_bytes(b"abc")
-    memo = scan.HashMemo(tmp_path / "cache")
-    assert scan.scan(tmp_path, memo, ())[0].sha256 == hashlib.sha256(b"abc").hexdigest()
+    memo = listing.HashMemo(tmp_path / "cache")
+    assert listing.scan(tmp_path, memo, ())[0].sha256 == hashlib.sha256(b"abc").hexdigest()
     memo.close()
 
 
 def test_manifest_path_that_is_missing(tmp_path):
-    records = scan.scan(tmp_path, None, ("lists/manifest.csv",))
+    records = listing.scan(tmp_path, None, ("lists/manifest.csv",))
     assert records == []  # only paths that exist (links included) are listed
-    assert scan.record(tmp_path / "gone.jpg", "gone.jpg").status == scan.MISSING
+    assert listing.record(tmp_path / "gone.jpg", "gone.jpg").status == listing.MISSING
