@@ -53,7 +53,7 @@ def setup() -> None:
             run(sys.executable, "-m", "venv", VENV)
         run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             f"uv=={UV_VERSION}")
-    run(BIN / "uv", "sync", "--frozen", "--quiet")
+    run(BIN / "uv", "sync", "--locked", "--quiet")  # fails if uv.lock drifted from pyproject
 
 
 def sample() -> None:
@@ -76,9 +76,7 @@ def main(argv: list[str]) -> None:
     if cmd == "setup":
         return
     if cmd == "params":
-        run(BIN / "python", "-c",
-            "import os; from dvc.utils.hydra import compose_and_dump; "
-            "compose_and_dump('params.yaml', os.path.abspath('conf'), None, 'config', '', [])")
+        run(BIN / "python", "-c", "from stages.params import compose; compose()")
         return
     sample()
     if cmd == "repro":

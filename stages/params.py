@@ -259,6 +259,22 @@ def _check(params: Params) -> None:
         raise ParamsError("invalid parameters:\n  " + "\n  ".join(errors))
 
 
+#: The Hydra config folder DVC composes ``params.yaml`` from (``hydra.config_dir``).
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose(out: Path | str = PARAMS_FILE, overrides: list[str] | tuple[str, ...] = ()) -> None:
+    """Compose ``conf/`` with Hydra ``overrides`` into ``out``, exactly as ``dvc exp run`` does.
+
+    The one call into DVC's own composition (``dvc.utils.hydra``, not a public API), so that
+    ``dev.py params`` and the tests cannot drift from what DVC writes.
+    """
+    from dvc.utils.hydra import compose_and_dump
+
+    compose_and_dump(output_file=out, config_dir=str(CONF_DIR), config_module=None,
+                     config_name="config", plugins_path="", overrides=list(overrides))
+
+
 def load(path: Path | str = PARAMS_FILE, overrides: dict[str, Any] | None = None) -> Params:
     """Load and check ``params.yaml``; ``overrides`` (dotted keys) are applied on top (tests)."""
     path = Path(path)

@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import pytest
@@ -11,20 +10,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_committed_params_equal_what_conf_composes(tmp_path):
-    from dvc.utils.hydra import compose_and_dump
-
     out = tmp_path / "params.yaml"
-    compose_and_dump(out, os.path.abspath(ROOT / "conf"), None, "config", "", [])
+    params_mod.compose(out)
     assert yaml.safe_load(out.read_text()) == yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_the_preprocess_group_offers_exactly_the_hand_schemes(tmp_path):
+    """conf/preprocess/ holds one file per scheme of stages.normalize, and nothing else: the
+    shared filters live outside the group, so `preprocess=filters` is no scheme."""
+    from hydra.errors import MissingConfigException
+
+    from stages.normalize import SCHEMES
+
+    assert sorted(p.stem for p in (ROOT / "conf/preprocess").glob("*.yaml")) == sorted(SCHEMES)
+    with pytest.raises(MissingConfigException, match="Available options in 'preprocess'"):
+        params_mod.compose(tmp_path / "params.yaml", ["preprocess=filters"])
 
 
 @pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox", "wrist_maxabs"])
 def test_each_preprocess_option_composes_and_loads(tmp_path, scheme):
-    from dvc.utils.hydra import compose_and_dump
-
     out = tmp_path / "params.yaml"
-    compose_and_dump(out, os.path.abspath(ROOT / "conf"), None, "config", "",
-                     [f"preprocess={scheme}"])
+    params_mod.compose(out, [f"preprocess={scheme}"])
     assert params_mod.load(out).preprocess.scheme == scheme
 
 
@@ -33,10 +39,8 @@ def test_each_preprocess_option_composes_and_loads(tmp_path, scheme):
     ["extract.executor=dask"],
 ])
 def test_dask_executor_composes_either_way(tmp_path, overrides):
-    from dvc.utils.hydra import compose_and_dump
-
     out = tmp_path / "params.yaml"
-    compose_and_dump(out, os.path.abspath(ROOT / "conf"), None, "config", "", overrides)
+    params_mod.compose(out, overrides)
     extract = params_mod.load(out).extract
     assert extract.executor == "dask"
     assert extract.dask.address == (overrides[1].split("=")[1] if len(overrides) > 1 else None)
