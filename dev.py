@@ -63,7 +63,7 @@ def sample() -> None:
     bytes are pinned), so that queued and temporary experiments, which see only what git or
     DVC tracks, find it too.
     """
-    run(BIN / "python", "-m", "stages.sample", "--python", sys.executable)
+    run(BIN / "python", "-m", "landmark_datasets.sample", "--python", sys.executable)
     run(BIN / "dvc", "add", "-q", "data/raw")
 
 
@@ -76,7 +76,7 @@ def main(argv: list[str]) -> None:
     if cmd == "setup":
         return
     if cmd == "params":
-        run(BIN / "python", "-c", "from stages.params import compose; compose()")
+        run(BIN / "python", "-c", "from landmark_datasets.params import compose; compose()")
         return
     sample()
     if cmd == "repro":

@@ -8,7 +8,7 @@ same images, in one run, it prints seconds, images/s and peak memory (max RSS) f
   (a) bound:    the bare landmarkers over pre-decoded images, one process per core (inference only:
                 no decoding, no model loading, no output);
   (b) naive:    one process: decode, detect, append a CSV row per image (the usual tutorial loop);
-  (c) pipeline: stages.extract.extract() with 1 and 2 local workers and with the Dask executor
+  (c) pipeline: extract.extract() with 1 and 2 local workers and with the Dask executor
                 (LocalCluster), cache off, everything included (worker start, model loading,
                 hashing, decoding, writing Parquet);
 
@@ -53,9 +53,9 @@ def inventory(media: Path, repeat: int):
     """Ingest's items and frames for the images of ``media``, repeated as distinct items."""
     import pandas as pd
 
-    from stages import ingest
-    from stages import media as media_mod
-    from stages.params import Params
+    from landmark_datasets import ingest
+    from landmark_datasets import media as media_mod
+    from landmark_datasets.params import Params
 
     params = Params()
     params.ingest.raw_dir = str(media)
@@ -86,7 +86,7 @@ def peak_rss_mb() -> float:
 def _bound_worker(images, params, barrier, out):
     import mediapipe as mp
 
-    from stages import media, models
+    from landmark_datasets import media, models
 
     decoded = [(m, media.to_rgb(media.decode_image(p, 10**9))) for m, p in images]
     marks = {"hands": models.hand_landmarker(params.extract.hands, video=False),
@@ -127,8 +127,8 @@ def measure_naive(media: Path, repeat: int) -> dict:
 
     import mediapipe as mp
 
-    from stages import media as media_mod
-    from stages import models
+    from landmark_datasets import media as media_mod
+    from landmark_datasets import models
 
     params, items, _ = inventory(media, repeat)
     records = items.to_dict("records")
@@ -150,8 +150,8 @@ def measure_naive(media: Path, repeat: int) -> dict:
 
 
 def measure_pipeline(media: Path, repeat: int, workers: int, executor: str) -> dict:
-    from stages import extract
-    from stages.cache import Cache
+    from landmark_datasets import extract
+    from landmark_datasets.cache import Cache
 
     params, items, frames = inventory(media, repeat)
     params.extract.executor = executor

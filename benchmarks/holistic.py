@@ -12,7 +12,7 @@ frames/s and peak memory for:
              only;
   (b) seed:  one process decoding each frame, running both landmarkers and appending a CSV row
              per frame: the way this project's first version did it;
-  (c) pipeline: stages.extract.extract() on the holistic items with 1 and 2 local workers and
+  (c) pipeline: extract.extract() on the holistic items with 1 and 2 local workers and
              with Dask (LocalCluster, 2 workers), cache off, everything included;
 
 then the ratios (pipeline-2 against the seed and against the bound) and whether 1 worker,
@@ -42,8 +42,8 @@ def inventory(media: Path, repeat: int, video_fps: float):
     """Ingest's items and frames for the holistic items of ``media``, repeated as distinct items."""
     import pandas as pd
 
-    from stages import ingest, schema
-    from stages.params import IngestParams
+    from landmark_datasets import ingest, schema
+    from landmark_datasets.params import IngestParams
 
     params = IngestParams(raw_dir=str(media), video_fps=video_fps)
     entries = [ingest.Entry(f"videos/{p.name}", "hands", "video")
@@ -68,7 +68,7 @@ def inventory(media: Path, repeat: int, video_fps: float):
 
 def _work(media: Path, items, frames) -> list[tuple[str, list[tuple[int, object]]]]:
     """Per item: its media kind and its sampled frames as ``(timestamp_ms, rgb)``."""
-    from stages import media as media_mod
+    from landmark_datasets import media as media_mod
 
     out = []
     wanted = frames.groupby("item")
@@ -88,7 +88,7 @@ def _work(media: Path, items, frames) -> list[tuple[str, list[tuple[int, object]
 def _detect_item(kind, frames, image_marks, params, on_result=None):
     import mediapipe as mp
 
-    from stages import models
+    from landmark_datasets import models
 
     def run(marks):
         for ts, rgb in frames:
@@ -110,8 +110,8 @@ def _detect_item(kind, frames, image_marks, params, on_result=None):
 
 
 def _bound_worker(media, items, frames, barrier, out):
-    from stages import models
-    from stages.params import ExtractParams
+    from landmark_datasets import models
+    from landmark_datasets.params import ExtractParams
 
     params = ExtractParams()
     work = _work(media, items, frames)
@@ -150,9 +150,9 @@ def measure_seed(media: Path, repeat: int, video_fps: float) -> dict:
     import csv
     import io
 
-    from stages import media as media_mod
-    from stages import models
-    from stages.params import ExtractParams
+    from landmark_datasets import media as media_mod
+    from landmark_datasets import models
+    from landmark_datasets.params import ExtractParams
 
     params = ExtractParams()
     items, frames = inventory(media, repeat, video_fps)
@@ -184,9 +184,9 @@ def measure_seed(media: Path, repeat: int, video_fps: float) -> dict:
 
 def measure_pipeline(media: Path, repeat: int, video_fps: float, workers: int,
                      executor: str) -> dict:
-    from stages import extract, schema
-    from stages.cache import Cache
-    from stages.params import ExtractParams
+    from landmark_datasets import extract, schema
+    from landmark_datasets.cache import Cache
+    from landmark_datasets.params import ExtractParams
 
     params = ExtractParams(executor=executor)
     items, frames = inventory(media, repeat, video_fps)

@@ -14,7 +14,7 @@ stage depends on the raw folder; this one runs on every ``dvc repro`` (``always_
 writes what is there, content only (no times, no inodes), so its output and ``dvc.lock`` change
 exactly when a file's bytes, name or status change, and unchanged stages downstream are skipped.
 
-The walk, the hashing and its memo are :mod:`stages.listing`.
+The walk, the hashing and its memo are :mod:`landmark_datasets.listing`.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import logging
 from contextlib import closing
 from pathlib import Path
 
-from stages import UserError, io, paths
-from stages.cache import default_root
-from stages.listing import FILE, HashMemo, scan, to_csv
+from landmark_datasets import UserError, paths, storage
+from landmark_datasets.cache import default_root
+from landmark_datasets.listing import FILE, HashMemo, scan, to_csv
 
 log = logging.getLogger("scan")
 
@@ -35,9 +35,9 @@ SWEPT = (paths.SCAN.parent, paths.DATASET, paths.REPORTS)
 
 def main() -> None:
     """Entry point of the ``scan`` stage."""
-    from stages import params as params_mod
+    from landmark_datasets import params as params_mod
 
-    io.setup_logging()
+    storage.setup_logging()
     params = params_mod.load().ingest
     raw_dir = Path(params.raw_dir)
     if not raw_dir.is_dir():
@@ -48,17 +48,17 @@ def main() -> None:
     # The first stage of every `dvc repro`: it sweeps what killed runs left behind, which no
     # rerun would otherwise replace when DVC restores outputs from its cache.
     cache_root = default_root()
-    swept = io.sweep_stale_temps_below(*SWEPT, *([cache_root / "tmp"] if cache_root else []))
+    swept = storage.sweep_stale_temps_below(*SWEPT, *([cache_root / "tmp"] if cache_root else []))
     if swept:
         log.info("removed %d temporary files of interrupted runs", swept)
     memo = HashMemo(cache_root)
     with closing(memo):
         records = scan(raw_dir, memo, (params.manifest,) if params.manifest else ())
-    io.write_text(to_csv(records), paths.SCAN_FILES)
+    storage.write_text(to_csv(records), paths.SCAN_FILES)
     bad = sum(r.status != FILE for r in records)
     log.info("%d files under %s (%d hashed, %d from the memo), %d broken links or unreadable",
              len(records) - bad, raw_dir, len(records) - bad - memo.hits, memo.hits, bad)
 
 
 if __name__ == "__main__":
-    io.run_stage(main)
+    storage.run_stage(main)

@@ -37,20 +37,20 @@ def detections(testdata) -> pd.DataFrame:
 
 def run_extract(items, frames, params, raw_dir, out_dir, cache=None, workers=1,
                 max_pixels=40_000_000):
-    """stages.extract.extract() into ``out_dir``; returns ``(tables, ledger, summary)``."""
-    from stages import extract, io
+    """extract.extract() into ``out_dir``; returns ``(tables, ledger, summary)``."""
+    from landmark_datasets import extract, storage
 
     summary = extract.extract(items, frames, params, Path(raw_dir), max_pixels, Path(out_dir),
                               cache, workers)
-    tables = {m: io.read_table(Path(out_dir) / f"{m}.parquet") for m in extract.TABLES}
-    return tables, io.read_table(Path(out_dir) / "ledger.csv"), summary
+    tables = {m: storage.read_table(Path(out_dir) / f"{m}.parquet") for m in extract.TABLES}
+    return tables, storage.read_table(Path(out_dir) / "ledger.csv"), summary
 
 
 @pytest.fixture(scope="session")
 def testdata_extracted(testdata, tmp_path_factory):
     """ingest + extract over every image of ../shared/testdata (about 10 s), run once."""
-    from stages import ingest
-    from stages.params import Params
+    from landmark_datasets import ingest
+    from landmark_datasets.params import Params
 
     os.chdir(ROOT)
     params = Params()

@@ -232,14 +232,14 @@ class Build:
 def build(raw: Path, work: Path, overrides: dict | None = None) -> Build:
     """Run every stage's ``main()`` in-process in ``work`` (its own params.yaml, models linked).
 
-    A stage that stops with a :class:`stages.UserError` ends the build as ``dvc repro`` would,
+    A stage that stops with a :class:`.UserError` ends the build as ``dvc repro`` would,
     with the line its entry point prints; any other exception propagates (a test failure).
     """
     import importlib
 
     from omegaconf import OmegaConf
 
-    from stages import UserError
+    from landmark_datasets import UserError
 
     work.mkdir(parents=True, exist_ok=True)
     cfg = OmegaConf.load(ROOT / "params.yaml")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from stages import ingest, schema
-from stages.params import ExtractParams, IngestParams
+from landmark_datasets import ingest, schema
+from landmark_datasets.params import ExtractParams, IngestParams
 from tests import bad_corpus
 from tests.conftest import run_extract
 

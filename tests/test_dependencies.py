@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("stages",)  # the project's own importable code
+PACKAGES = ("stages", "landmark_datasets")  # the entry points and the library
 
 
 def module_file(name: str) -> Path | None:
-    """The project file of module ``name`` (``stages.io``), or None for anything else."""
+    """The project file of module ``name`` (``landmark_datasets.storage``), or None."""
     if name.split(".")[0] not in PACKAGES:
         return None
     path = ROOT.joinpath(*name.split("."))
@@ -95,40 +95,57 @@ def test_every_module_a_stage_runs_is_one_of_its_deps(name):
 def test_the_import_reader_follows_function_level_and_package_imports():
     """The reader itself, on a stage known to import through functions and the package."""
     files = {str(p.relative_to(ROOT)) for p in closure("stages.report")}
-    assert "stages/__init__.py" in files  # every stage module imports the package first
-    assert "stages/params.py" in files  # imported inside main()
-    assert "stages/schema.py" in files
-    assert "stages/landmarks.py" not in files  # report never opens pixels
+    assert "stages/__init__.py" in files  # the entry package, imported first
+    assert "landmark_datasets/__init__.py" in files
+    assert "landmark_datasets/report.py" in files
+    assert "landmark_datasets/params.py" in files  # imported inside main()
+    assert "landmark_datasets/schema.py" in files
+    assert "landmark_datasets/landmarks.py" not in files  # report never opens pixels
 
 
 # --- paths: written once, in paths.yaml ---------------------------------------------------------
 
 def test_dvc_yaml_and_the_code_read_their_paths_from_paths_yaml():
-    from stages import paths
+    from landmark_datasets import paths
 
     declared = yaml.safe_load((ROOT / "paths.yaml").read_text())["paths"]
     text = (ROOT / "dvc.yaml").read_text()
     assert yaml.safe_load(text)["vars"] == ["paths.yaml"]
     used = set(re.findall(r"\$\{paths\.(\w+)\}", text))
     assert used <= set(declared), used - set(declared)
-    for key, value in declared.items():  # every name is a Path of stages.paths
+    for key, value in declared.items():  # every name is a Path of landmark_datasets.paths
         assert getattr(paths, key.upper()) == Path(value), key
     # what dvc.yaml lists is what the code writes
     for modality in ("hands", "faces", "holistic"):
         assert f"${{paths.plots}}/{paths.confusion_plot(modality).name}" in text
     # no path is written a second time in code: no stage module spells an artifact folder
-    for module in sorted((ROOT / "stages").glob("*.py")):
+    for module in sorted([*(ROOT / "stages").glob("*.py"),
+                          *(ROOT / "landmark_datasets").glob("*.py")]):
         if module.name in ("paths.py", "sample.py"):
             continue
         for value in {v for v in declared.values() if "/" in v}:
             assert f'"{value}' not in module.read_text(), f"{module.name} spells {value}"
 
 
-def test_no_stage_imports_another():
-    """Stages share paths through stages.paths and code through library modules, never by
-    importing another stage (which would also run, and depend on, all that stage imports)."""
-    entries = {entry_module(s).rsplit(".", 1)[1] for s in stages().values()}
-    for name in sorted(entries):
-        path = ROOT / "stages" / f"{name}.py"
-        others = {m.split(".")[1] for m in imports(path) if m.count(".") == 1} & entries
-        assert others <= {name}, f"stages/{name}.py imports stage {', '.join(sorted(others))}"
+def test_stages_are_entry_points_over_the_library():
+    """A stage entry point imports the library, never another stage; the library never imports
+    an entry point, and importing it sets nothing (no environment variable, no logging)."""
+    entries = {entry_module(s) for s in stages().values()}
+    assert entries == {f"stages.{p.stem}" for p in (ROOT / "stages").glob("*.py")
+                       if p.stem != "__init__"}
+    for module in sorted(entries):
+        others = {m for m in imports(module_file(module)) if m.startswith("stages.")}
+        assert not others, f"{module} imports stage {', '.join(sorted(others))}"
+    for path in sorted((ROOT / "landmark_datasets").glob("*.py")):
+        assert not any(m.startswith("stages") for m in imports(path)), path.name
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import os, logging; before = dict(os.environ); import landmark_datasets, "
+             "landmark_datasets.schema, landmark_datasets.paths; "
+             "assert dict(os.environ) == before; assert not logging.getLogger().handlers")
+    subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True,
+                   env={k: v for k, v in os.environ.items()
+                        if k not in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL",
+                                     "OPENCV_FFMPEG_LOGLEVEL")})

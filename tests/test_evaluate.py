@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from stages import evaluate, preprocess, split
-from stages.params import EvaluateParams, PreprocessParams
+from landmark_datasets import evaluate, preprocess, split
+from landmark_datasets.params import EvaluateParams, PreprocessParams
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import ingest, landmarks, schema
-from stages.params import ExtractParams, IngestParams
+from landmark_datasets import ingest, landmarks, schema
+from landmark_datasets.params import ExtractParams, IngestParams
 from tests.conftest import run_extract
 
 FILES = {
@@ -144,8 +144,8 @@ def test_two_hands_claiming_one_side():
 # --- preprocess -------------------------------------------------------------------------------
 
 def _pre(extracted, **overrides):
-    from stages import holistic
-    from stages.params import PreprocessParams
+    from landmark_datasets import holistic
+    from landmark_datasets.params import PreprocessParams
 
     frames = extracted["frames"].merge(extracted["items"][["item", "media"]], on="item")
     videos = frames.loc[frames["media"] == "video", ["source_id", "frame", "timestamp_ms"]]
@@ -194,7 +194,7 @@ def test_a_part_failing_a_filter_is_blanked_not_the_row(extracted):
 
 
 def test_a_missing_hand_between_two_frames_is_interpolated_and_flagged(extracted):
-    from stages import holistic
+    from landmark_datasets import holistic
 
     gif = extracted["items"].loc["gif", "source_id"]
     table = extracted[schema.HOLISTIC]
@@ -242,7 +242,7 @@ def test_published_holistic_columns(extracted, privacy, velocities):
 # --- validate, and the whole pipeline on bad inputs ---------------------------------------------
 
 def test_validate_checks_that_presence_flags_agree_with_the_cells(extracted):
-    from stages.validate import failures, validate
+    from landmark_datasets.validate import failures, validate
 
     kept, _, _ = _pre(extracted)
     labels = {schema.HOLISTIC: sorted(kept["label"].unique())}
@@ -265,7 +265,7 @@ def test_validate_checks_that_presence_flags_agree_with_the_cells(extracted):
 def test_the_bad_input_corpus_under_holistic_builds(testdata, tmp_path, monkeypatch):
     """tests/bad_corpus.py placed under holistic/: the build finishes and every file is in the
     holistic table or in the ledger with its reason."""
-    from stages import io
+    from landmark_datasets import storage
     from tests import bad_corpus
     from tests.shapes import build
 
@@ -277,17 +277,17 @@ def test_the_bad_input_corpus_under_holistic_builds(testdata, tmp_path, monkeypa
     result = build(raw, tmp_path / "work")
     assert result.error is None, result.error
     interim = tmp_path / "work/data/interim"
-    items = io.read_table(interim / "ingest/items.csv")
-    ingest_ledger = io.read_table(interim / "ingest/ledger.csv")
-    extract_ledger = io.read_table(interim / "extract/ledger.csv")
+    items = storage.read_table(interim / "ingest/items.csv")
+    ingest_ledger = storage.read_table(interim / "ingest/ledger.csv")
+    extract_ledger = storage.read_table(interim / "extract/ledger.csv")
     assert set(items["modality"]) == {schema.HOLISTIC}
     ledgered = dict(zip(ingest_ledger["path"], ingest_ledger["reason"], strict=True))
     no_detection = set(extract_ledger.loc[extract_ledger["reason"] == "no_detection", "path"])
     assert bad_corpus.mismatches(expected, set(items["path"]), ledgered, no_detection) == {}
-    published = pd.concat([io.read_table(tmp_path / f"work/data/dataset/holistic/{s}.csv")
+    published = pd.concat([storage.read_table(tmp_path / f"work/data/dataset/holistic/{s}.csv")
                            for s in ("train", "test")])
-    ledger = io.read_table(tmp_path / "work/data/dataset/ledger.csv")
-    frames = io.read_table(interim / "ingest/frames.parquet")
+    ledger = storage.read_table(tmp_path / "work/data/dataset/ledger.csv")
+    frames = storage.read_table(interim / "ingest/frames.parquet")
     seen = set(zip(published["source_id"], published["frame"], strict=True)) | {
         (s, int(f)) for s, f in zip(ledger["source_id"], ledger["frame"], strict=True)
         if pd.notna(f)}
@@ -300,7 +300,7 @@ def test_the_bad_input_corpus_under_holistic_builds(testdata, tmp_path, monkeypa
 # --- evaluate: rows and sequences ---------------------------------------------------------------
 
 def test_sequences_are_the_labelled_videos_summarized_per_feature(extracted):
-    from stages import evaluate
+    from landmark_datasets import evaluate
 
     kept, _, _ = _pre(extracted)
     cols = evaluate.feature_columns(kept, schema.HOLISTIC)
@@ -321,8 +321,8 @@ def test_sequences_are_the_labelled_videos_summarized_per_feature(extracted):
 
 def test_the_sequence_baseline_tells_the_clip_from_the_gif(extracted):
     """Chunks of the clip and of the GIF as labelled sequences, one group each."""
-    from stages import evaluate
-    from stages.params import EvaluateParams
+    from landmark_datasets import evaluate
+    from landmark_datasets.params import EvaluateParams
 
     kept, _, _ = _pre(extracted)
     chunks = []

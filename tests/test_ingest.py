@@ -2,11 +2,11 @@ import shutil
 
 import pytest
 
-from stages import ingest
-from stages import io as stage_io
-from stages.ingest import ManifestError
-from stages.params import IngestParams
-from stages.schema import Reason
+from landmark_datasets import ingest
+from landmark_datasets import storage as stage_io
+from landmark_datasets.ingest import ManifestError
+from landmark_datasets.params import IngestParams
+from landmark_datasets.schema import Reason
 
 
 def test_walk_testdata_labels_and_strays(testdata):
@@ -56,8 +56,8 @@ def test_inventory_duplicates_conflicts_and_bad_files(tmp_path, testdata):
 
 
 def test_decode_checks_are_cached_by_content(tmp_path, testdata, monkeypatch):
-    from stages import media
-    from stages.cache import Cache
+    from landmark_datasets import media
+    from landmark_datasets.cache import Cache
 
     raw = _tree(tmp_path / "raw", testdata)
     shutil.copy(testdata / "videos/fingerpose_fingers.gif", raw / "hands/paper/clip.gif")

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages import params as params_mod
-from stages.params import ParamsError
+from landmark_datasets import params as params_mod
+from landmark_datasets.params import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,11 +16,11 @@ def test_committed_params_equal_what_conf_composes(tmp_path):
 
 
 def test_the_preprocess_group_offers_exactly_the_hand_schemes(tmp_path):
-    """conf/preprocess/ holds one file per scheme of stages.normalize, and nothing else: the
+    """conf/preprocess/ holds one file per scheme of normalize.SCHEMES, and nothing else: the
     shared filters live outside the group, so `preprocess=filters` is no scheme."""
     from hydra.errors import MissingConfigException
 
-    from stages.normalize import SCHEMES
+    from landmark_datasets.normalize import SCHEMES
 
     assert sorted(p.stem for p in (ROOT / "conf/preprocess").glob("*.yaml")) == sorted(SCHEMES)
     with pytest.raises(MissingConfigException, match="Available options in 'preprocess'"):

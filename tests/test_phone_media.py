@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages import ingest, media, schema
-from stages.media import MediaError
-from stages.params import ExtractParams, IngestParams
-from stages.schema import Reason
+from landmark_datasets import ingest, media, schema
+from landmark_datasets.media import MediaError
+from landmark_datasets.params import ExtractParams, IngestParams
+from landmark_datasets.schema import Reason
 from tests.conftest import run_extract
 
 #: Largest difference of a landmark (normalized image units) between a photo and the same

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import schema
-from stages.params import PreprocessParams
-from stages.preprocess import preprocess
+from landmark_datasets import schema
+from landmark_datasets.params import PreprocessParams
+from landmark_datasets.preprocess import preprocess
 
 
 def _hands(n=5, seed=0):

@@ -1,4 +1,4 @@
-from stages import schema
+from landmark_datasets import schema
 
 
 def test_hand_columns_follow_mediapipe_order():

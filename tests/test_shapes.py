@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages import schema
+from landmark_datasets import schema
 from tests.shapes import Shape, build, make, preprocess_overrides, shapes
 
 EXAMPLES = int(os.environ.get("LANDMARK_SHAPE_EXAMPLES", "30"))
@@ -41,21 +41,21 @@ def shape_env(testdata, tmp_path_factory):
 
 
 def _published(work, modality: str) -> pd.DataFrame:
-    from stages import io
+    from landmark_datasets import storage
 
-    return pd.concat([io.read_table(work / f"data/dataset/{modality}/{s}.csv")
+    return pd.concat([storage.read_table(work / f"data/dataset/{modality}/{s}.csv")
                       for s in ("train", "test")], ignore_index=True)
 
 
 def _log(shape: Shape, overrides: dict, minimum: dict, result) -> None:
-    from stages import io
+    from landmark_datasets import storage
 
     if not (path := os.environ.get("LANDMARK_SHAPE_LOG")):
         return
     work = result.work
     if result.error is None:
         rows = {m: len(_published(work, m)) for m in schema.MODALITIES}
-        reasons = io.read_table(work / "data/dataset/ledger.csv")["reason"].value_counts()
+        reasons = storage.read_table(work / "data/dataset/ledger.csv")["reason"].value_counts()
         outcome = (", ".join(f"{m} {n} rows" for m, n in rows.items()) + "; ledger: "
                    + (", ".join(f"{r} {n}" for r, n in sorted(reasons.items())) or "empty"))
     else:
@@ -75,7 +75,7 @@ min_rows = st.fixed_dictionaries({m: st.sampled_from([0, 0, 0, 1]) for m in sche
 @given(shape=shapes(), overrides=preprocess_overrides(), minimum=min_rows)
 def test_every_shape_builds_or_stops_with_one_line(shape_env, shape: Shape, overrides: dict,
                                                    minimum: dict):
-    from stages import io
+    from landmark_datasets import storage
 
     n = len(list(shape_env["builds"].iterdir()))
     root = shape_env["builds"] / f"{n:03d}"
@@ -92,10 +92,10 @@ def test_every_shape_builds_or_stops_with_one_line(shape_env, shape: Shape, over
         assert "<modality>/<label>/<file>" in result.error, note
         return
 
-    items = io.read_table(work / "data/interim/ingest/items.csv")
-    frames = io.read_table(work / "data/interim/ingest/frames.parquet")
+    items = storage.read_table(work / "data/interim/ingest/items.csv")
+    frames = storage.read_table(work / "data/interim/ingest/frames.parquet")
     published = {m: _published(work, m) for m in schema.MODALITIES} if result.error is None \
-        else {m: io.read_table(work / f"data/interim/preprocess/{m}.parquet")
+        else {m: storage.read_table(work / f"data/interim/preprocess/{m}.parquet")
               for m in schema.MODALITIES}
     rows = {m: len(t) for m, t in published.items()}
 
@@ -115,9 +115,9 @@ def test_every_shape_builds_or_stops_with_one_line(shape_env, shape: Shape, over
     assert result.error is None, note
 
     # every input file is an item or in the ingest ledger; every frame in a table or the ledger
-    ingest_ledger = io.read_table(work / "data/interim/ingest/ledger.csv")
+    ingest_ledger = storage.read_table(work / "data/interim/ingest/ledger.csv")
     assert set(made.files) == set(items["path"]) | set(ingest_ledger["path"]), note
-    ledger = io.read_table(work / "data/dataset/ledger.csv")
+    ledger = storage.read_table(work / "data/dataset/ledger.csv")
     seen = {(s, int(f)) for t in published.values()
             for s, f in zip(t["source_id"], t["frame"], strict=True)}
     seen |= {(s, int(f)) for s, f in zip(ledger["source_id"], ledger["frame"], strict=True)

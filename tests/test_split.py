@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from stages.split import LeakageError, check_leakage, split
+from landmark_datasets.split import LeakageError, check_leakage, split
 
 
 def _table(seed=0):
@@ -44,10 +44,10 @@ def test_leakage_check_fails_loudly():
     ("thumbs_up", "thumbs_up"), ("a=b", "a=b"), ("", ""),
 ])
 def test_formula_labels_are_neutralized_in_published_csvs(tmp_path, label, published):
-    from stages import io, schema
+    from landmark_datasets import schema, storage
 
     df = pd.DataFrame({"source_id": ["s1"], "label": [label], "x": [0.5]})
-    io.write_csv(schema.neutralize_table(df), tmp_path / "t.csv")
+    storage.write_csv(schema.neutralize_table(df), tmp_path / "t.csv")
     back = pd.read_csv(tmp_path / "t.csv", keep_default_na=False, dtype=str)
     assert back.loc[0, "label"] == published
     assert back.loc[0, "x"] == "0.500000"  # numbers are untouched

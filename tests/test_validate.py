@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages import schema
-from stages.params import PreprocessParams
-from stages.preprocess import preprocess
-from stages.validate import failures, validate
+from landmark_datasets import schema
+from landmark_datasets.params import PreprocessParams
+from landmark_datasets.preprocess import preprocess
+from landmark_datasets.validate import failures, validate
 from tests.test_preprocess import _hands
 
 

@@ -124,12 +124,12 @@ def write_parquet(df: pd.DataFrame, path: Path | str) -> None:
 def read_table(path: Path | str) -> pd.DataFrame:
     """Read a CSV or Parquet table written by :func:`write_csv` / :func:`write_parquet`.
 
-    CSV columns get their schema dtypes (:func:`stages.schema.csv_dtypes`): text stays text and
+    CSV columns get their schema dtypes (:func:`.schema.csv_dtypes`): text stays text and
     a table with a header and no rows has float and integer columns, not ``object`` ones.
     """
     import pandas as pd
 
-    from stages import schema
+    from landmark_datasets import schema
 
     path = Path(path)
     if path.suffix == ".parquet":
@@ -155,12 +155,12 @@ def write_text(text: str, path: Path | str) -> None:
 
 def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's ``main``; a :class:`stages.UserError` ends it with its message only."""
-    from stages import UserError
+    from landmark_datasets import UserError
 
     try:
         main()
     except UserError as err:
-        spec = main.__globals__.get("__spec__")  # "stages.ingest" under `python -m`
+        spec = main.__globals__.get("__spec__")  # "landmark_datasets.ingest" under `python -m`
         stage = (spec.name if spec else main.__module__).rpartition(".")[2]
         sys.stderr.write(f"{stage}: error: {err}\n")
         raise SystemExit(1) from None

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from stages import io
+from landmark_datasets import storage
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,9 @@ class Cache:
             tmp_dir = self.root / "tmp"  # one folder (same file system) to sweep after a kill
             if not self._swept:
                 tmp_dir.mkdir(exist_ok=True)
-                io.sweep_stale_temps(tmp_dir)
+                storage.sweep_stale_temps(tmp_dir)
                 self._swept = True
-            fd, tmp = tempfile.mkstemp(prefix=io.temp_prefix(path.name), dir=tmp_dir)
+            fd, tmp = tempfile.mkstemp(prefix=storage.temp_prefix(path.name), dir=tmp_dir)
             try:
                 with os.fdopen(fd, "wb") as f:
                     np.savez(f, allow_pickle=False, **arrays)

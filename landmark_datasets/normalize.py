@@ -47,14 +47,14 @@ hands in the face's frame (:func:`in_face_frame`): the same ``p' = R(-roll) (p -
 ``interocular``, with ``c``, ``d`` and ``roll`` from that frame's face, so where the hands are
 relative to the face (a part of a sign's meaning) survives normalization.
 
-Expected output ranges per scheme live in :data:`stages.schema.EXPECTED_RANGES`.
+Expected output ranges per scheme live in :data:`landmark_datasets.schema.EXPECTED_RANGES`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from stages import schema
+from landmark_datasets import schema
 
 SCHEMES = ("none", "wrist_palm", "bbox", "wrist_maxabs")
 #: One-line formulas (p in height units: x and z times w/h) for the report; the module

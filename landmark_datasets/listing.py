@@ -5,7 +5,7 @@ hidden folders such as ``.git`` skipped) and hashes each file; :func:`read` is t
 of the listing the stage writes (``path, status, bytes, sha256``).
 
 Hashes are memoized like DVC's own state database, by the file's device, inode, size, mtime
-and ctime (``hashes.sqlite`` in the cache folder of :mod:`stages.cache`), so a run reads only
+and ctime (``hashes.sqlite`` in the cache folder of :mod:`.cache`), so a run reads only
 new or modified files. A rewrite that keeps size and mtime still changes ctime; files touched
 in the last two seconds are not memoized (a rewrite within the timestamp granularity).
 """
@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from stages import io, paths
-from stages.progress import Progress
+from landmark_datasets import paths, storage
+from landmark_datasets.progress import Progress
 
 log = logging.getLogger("scan")
 
@@ -95,17 +95,17 @@ class HashMemo:
     def sha256(self, path: Path, st: os.stat_result) -> str:
         """The sha256 of ``path`` whose stat is ``st``: from the memo, else read now."""
         if self.db is None:
-            return io.sha256_file(path)
+            return storage.sha256_file(path)
         k = self._key(path, st)
         try:
             row = self.db.execute("SELECT sha256 FROM sha WHERE key = ?", (k,)).fetchone()
         except sqlite3.Error as err:
             self._give_up(err)
-            return io.sha256_file(path)
+            return storage.sha256_file(path)
         if row:
             self.hits += 1
             return row[0]
-        digest = io.sha256_file(path)
+        digest = storage.sha256_file(path)
         # Remember only files unchanged while read and not touched in the last RACY_SECONDS:
         # a rewrite within the file system's timestamp granularity would keep every field
         # of the key (git's "racily clean" problem).
@@ -135,7 +135,7 @@ def record(path: Path, rel: str, memo: HashMemo | None = None) -> Record:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             return Record(rel, UNREADABLE)
-        digest = memo.sha256(path, st) if memo else io.sha256_file(path)
+        digest = memo.sha256(path, st) if memo else storage.sha256_file(path)
         return Record(rel, FILE, st.st_size, digest)
     except OSError as err:
         if err.errno == errno.ELOOP:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from stages.schema import Reason
+from landmark_datasets.schema import Reason
 
 #: Decoded by OpenCV; :data:`PILLOW_EXTENSIONS` (phone formats) by Pillow with pillow-heif.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff",

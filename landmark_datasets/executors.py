@@ -1,6 +1,6 @@
 """Where extraction runs: this process, a local process pool, or a Dask cluster.
 
-Every executor runs the same function, :func:`stages.landmarks.run_tasks`, on chunks of tasks
+Every executor runs the same function, :func:`.landmarks.run_tasks`, on chunks of tasks
 and yields the chunks' results **in submission order**, so the output never depends on the
 executor or the number of workers. At most ``window`` chunks are in flight: results are consumed
 as they arrive and memory does not grow with the number of files.
@@ -27,8 +27,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from stages import landmarks
-from stages.landmarks import Result, Task
+from landmark_datasets import landmarks
+from landmark_datasets.landmarks import Result, Task
 
 log = logging.getLogger("extract")
 
@@ -159,7 +159,7 @@ def start_method() -> str:
 
 
 #: Imported once by the fork server, before it forks any worker.
-PRELOAD = ["mediapipe.tasks.python.vision", "stages.landmarks"]
+PRELOAD = ["mediapipe.tasks.python.vision", "landmark_datasets.landmarks"]
 
 
 def _context():
@@ -209,7 +209,7 @@ def run_dask(chunks: Sequence[list[Task]], params, address: str | None, workers:
                                    silence_logs=logging.ERROR)
         client = Client(cluster)
         n = workers * threads_per_worker
-    from stages.dask_plugin import CloseLandmarkers
+    from landmark_datasets.dask_plugin import CloseLandmarkers
 
     client.register_plugin(CloseLandmarkers())
     try:

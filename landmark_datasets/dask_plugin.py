@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from stages import landmarks
+from landmark_datasets import landmarks
 
 
 class CloseLandmarkers(WorkerPlugin):

@@ -4,11 +4,11 @@ A holistic row is one frame: its left hand, right hand and face (the *parts*), e
 presence flag; an absent part is empty cells. Each part is treated as a row of its own
 modality's table would be, in this order:
 
-1. **Filters** (:func:`stages.preprocess.reasons`: low handedness score, out of frame,
+1. **Filters** (:func:`landmark_datasets.preprocess.reasons`: low handedness score, out of frame,
    degenerate). A part that fails one is *blanked* (cells emptied, presence 0) and ledgered
    with the reason and the part (``left hand: handedness_score 0.31 < 0.5``); the rest of the
    row stays.
-2. **Gaps** (:func:`stages.gaps.fill`): each part's track along a video is filled like a hands
+2. **Gaps** (:func:`.gaps.fill`): each part's track along a video is filled like a hands
    or faces track: absent in at most ``max_gap_frames`` sampled frames between two frames
    where it is present (same label and group), it is interpolated linearly in time and flagged
    ``<part>_interpolated = 1`` (its presence flag is 1: its cells hold values). A frame that had
@@ -18,7 +18,7 @@ modality's table would be, in this order:
 4. **Keep rule** (``holistic_keep``): ``any`` part, a ``face_and_hand``, or ``all`` three;
    other frames go to the ledger (``missing_parts``) saying what they had.
 5. **Normalization**: each hand with the hand scheme and flags (the left block is a left hand
-   for ``mirror_left``), or in the face's frame (:func:`stages.normalize.in_face_frame`, the
+   for ``mirror_left``), or in the face's frame (:func:`.normalize.in_face_frame`, the
    hand flags then do not apply); the face with the face scheme.
 6. **Velocities** per part (``v_<part column>``), and the published columns of
    ``preprocess.privacy`` (blendshapes only: no face geometry).
@@ -31,9 +31,9 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from stages import gaps, schema
-from stages.normalize import in_face_frame, normalize, normalize_face
-from stages.schema import HOLISTIC, PARTS, Reason
+from landmark_datasets import gaps, schema
+from landmark_datasets.normalize import in_face_frame, normalize, normalize_face
+from landmark_datasets.schema import HOLISTIC, PARTS, Reason
 
 #: ``preprocess.holistic_keep``: which frames a holistic table keeps.
 KEEP_RULES = ("any", "face_and_hand", "all")
@@ -73,7 +73,7 @@ def _blank(df: pd.DataFrame, index, part: str) -> None:
 
 def filter_parts(df: pd.DataFrame, params) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Step 1: blank every part that fails a filter; return the rows and their ledger rows."""
-    from stages.preprocess import reasons  # preprocess imports this module
+    from landmark_datasets.preprocess import reasons  # preprocess imports this module
 
     out, gone = df.copy(), []
     for part in PARTS:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stages import schema
+from landmark_datasets import schema
 
 FLAG = "interpolated"
 
@@ -33,7 +33,7 @@ class GapStats:
 
 
 def velocities(df: pd.DataFrame, modality: str) -> pd.DataFrame:
-    """``df`` with :func:`stages.schema.velocity_columns`: ``(p_t - p_prev) / (t - t_prev)``.
+    """``df`` with :func:`.schema.velocity_columns`: ``(p_t - p_prev) / (t - t_prev)``.
 
     Per second, along each source's instance-0 track, from the previous sampled row of that
     track (an interpolated one included). Undefined, so empty (NaN), on a track's first row,

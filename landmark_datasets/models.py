@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from stages import UserError, paths, verbose
+from landmark_datasets import UserError, paths, verbose
 
 SUMS_FILE = paths.MODELS / "SHA256SUMS"
 
@@ -116,12 +116,12 @@ def _landmarker(task: str, params, video: bool, **extra):
 
 
 def hand_landmarker(params, video: bool):
-    """A HandLandmarker for ``params`` (:class:`stages.params.HandLandmarkerParams`)."""
+    """A HandLandmarker for ``params`` (:class:`landmark_datasets.params.HandLandmarkerParams`)."""
     return _landmarker("HandLandmarker", params, video)
 
 
 def face_landmarker(params, video: bool):
-    """A FaceLandmarker for ``params`` (:class:`stages.params.FaceLandmarkerParams`).
+    """A FaceLandmarker for ``params`` (:class:`landmark_datasets.params.FaceLandmarkerParams`).
 
     Blendshapes and the facial transformation matrix are always on: the schema has them.
     """

@@ -2,7 +2,7 @@
 
 This module is what the extract stage distributes (to a process pool or a Dask cluster) and what
 its cache memoizes, so it holds exactly the code that decides the landmark values. Its source,
-with :mod:`stages.media` and :mod:`stages.models`, is part of every cache key: editing it
+with :mod:`.media` and :mod:`.models`, is part of every cache key: editing it
 invalidates cached results.
 
 A :class:`Task` is one ingest item (an image, a video, or a labelled range of a video) with the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import UserError, io, media, models, schema
+from landmark_datasets import UserError, media, models, schema, storage
 
 #: Fields of a :class:`Result` for each modality, with their per-detection shapes.
 DETECTION_FIELDS: dict[str, dict[str, tuple[tuple[int, ...], str]]] = {
@@ -267,7 +267,7 @@ def run_task(task: Task, marks: Landmarkers) -> Result:
             return _pack(task.modality, task.frames, [str(err)], [[]])
         return _pack(task.modality, task.frames, [""], [_detect_all(
             {p: marks.image(p) for p in parts}, task.modality, rgb, None)])
-    if io.sha256_file(task.path) != task.sha256:
+    if storage.sha256_file(task.path) != task.sha256:
         _read_checked(task)  # raises with the message
     timestamps = dict(task.frames)
     found: dict[int, list[dict]] = {}
@@ -313,7 +313,7 @@ def forget_thread_landmarkers() -> None:
 
 
 #: Every open Landmarkers of this process. Dask worker threads keep theirs until the worker
-#: closes (:mod:`stages.dask_plugin`); MediaPipe objects left to the garbage collector at
+#: closes (:mod:`landmark_datasets.dask_plugin`); MediaPipe objects left to the garbage collector at
 #: interpreter exit print tracebacks, and by ``atexit`` time MediaPipe cannot close them.
 _OPEN: weakref.WeakSet[Landmarkers] = weakref.WeakSet()
 

@@ -146,7 +146,7 @@ def columns(modality: str) -> list[str]:
 
 
 PRIVACY_LEVELS = ("raw_mesh", "pose_normalized", "blendshapes")
-#: 1 on rows that preprocess filled in a short video gap (see stages/gaps.py), else 0.
+#: 1 on rows that preprocess filled in a short video gap (see landmark_datasets/gaps.py), else 0.
 INTERPOLATED = "interpolated"
 
 

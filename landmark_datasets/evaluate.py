@@ -1,0 +1,282 @@
+"""Evaluate: baseline classifiers on the published split, the number that sweeps compare.
+
+Entry point: ``stages/evaluate.py`` (reads params, calls these functions, writes outputs).
+
+Features are the published landmark columns (and blendshapes for faces): exactly what a user
+of the dataset trains on. Two models: a scaled logistic regression (linear) and a random
+forest (non-linear), both seeded and single-threaded, so the metrics are deterministic.
+Cross-validation is grouped (no source or subject on both sides of a fold) and stratified.
+
+Sequence-level baseline (holistic): signs are sequences, so each labelled video or time range
+of the holistic table is also one sample, described by summary statistics of its frames (see
+:func:`sequences`), and scored the same way under ``"holistic sequences"``.
+
+Label review: every row of train and test gets an out-of-fold prediction from grouped
+cross-validation over both; a row predicted as another label with probability at least
+``review_confidence`` is listed, by pseudonymous id and label, as a candidate for manual review.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from landmark_datasets import schema
+from landmark_datasets.params import EvaluateParams
+
+log = logging.getLogger("evaluate")
+
+MODELS = ("logreg", "forest")
+REVIEW_COLUMNS = ["modality", "source_id", "frame", "instance", "label", "predicted",
+                  "confidence"]
+ROUND = 4
+#: Modalities that also get a sequence-level baseline: holistic rows are one per frame with
+#: each hand on its side, so a video's frames line up. (Hands rows are one per detected hand
+#: with no identity across frames: a sequence of them mixes hands.)
+SEQUENCE_MODALITIES = ("holistic",)
+#: The fewest frames a sequence has; fewer is an image or a single sampled frame.
+MIN_SEQUENCE_FRAMES = 2
+#: The summary statistics of a sequence's frames, per feature.
+SEQUENCE_STATS = ("mean", "std", "min", "max")
+
+
+def feature_columns(df: pd.DataFrame, modality: str) -> list[str]:
+    """The published columns a model trains on: landmarks, plus blendshapes for faces.
+
+    Holistic rows: the three presence flags, both hands' image landmarks, the face's (unless
+    privacy keeps blendshapes only) and its blendshapes.
+    """
+    if modality == schema.HOLISTIC:
+        wanted = [*schema.PRESENCE_COLUMNS,
+                  *(c for p in schema.PARTS for c in schema.part_landmark_columns(p)),
+                  *schema.BLENDSHAPE_COLUMNS]
+    else:
+        wanted = list(schema.landmark_block(modality))
+    if modality == "faces":
+        wanted += list(schema.BLENDSHAPE_COLUMNS)
+    return [c for c in wanted if c in df.columns]
+
+
+def feature_matrix(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """``df[cols]`` as floats, an absent holistic part (empty cells) as 0.
+
+    Its presence flag, also a feature, tells a model the part is absent, not at the origin.
+    """
+    return np.nan_to_num(df[cols].to_numpy(dtype=np.float64), nan=0.0)
+
+
+def make_model(name: str, seed: int):
+    """An unfitted scikit-learn classifier: ``logreg`` or ``forest``."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if name == "logreg":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+    if name == "forest":
+        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+    raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
+
+
+def grouped_folds(labels: np.ndarray, groups: np.ndarray, wanted: int, seed: int):
+    """Stratified, grouped folds in which every label is learnt, or the reason there are none.
+
+    Returns ``(folds, None)`` or ``(None, reason)``. Grouped cross-validation holds whole
+    groups (sources or subjects) out, so it can only score a label that has at least two
+    groups: with one, the fold holding it out has never seen the label and its "accuracy" is
+    0 by construction, a number that looks like a result but is not one. So the folds number
+    ``min(wanted, fewest groups of any label)``, and folds whose training part lacks a label of
+    their held-out part are refused.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    names = np.unique(labels)
+    if len(names) < 2:
+        return None, f"{len(names)} label{'s' * (len(names) != 1)}; a classifier needs two"
+    per_label = {lab: len(np.unique(groups[labels == lab])) for lab in names}
+    fewest = min(per_label.values())
+    if fewest < 2:
+        single = sorted(str(lab) for lab, n in per_label.items() if n < 2)
+        return None, (f"{len(single)} label{'s' * (len(single) != 1)} with a single group "
+                      f"({', '.join(single[:5])}{', ...' if len(single) > 5 else ''}): grouped "
+                      "cross-validation needs two or more sources or subjects per label")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "least populated class has fewer members than folds"
+        cv = StratifiedGroupKFold(n_splits=min(wanted, fewest), shuffle=True, random_state=seed)
+        folds = list(cv.split(np.zeros(len(labels)), labels, groups))
+    for fit_idx, held_idx in folds:
+        unseen = sorted(set(labels[held_idx]) - set(labels[fit_idx]))
+        if unseen:
+            return None, (f"a fold holds out every group of {', '.join(map(str, unseen[:5]))}; "
+                          "add sources or subjects to that label")
+    return folds, None
+
+
+def scores(y_true, y_pred, labels: list[str]) -> dict:
+    """Accuracy, macro-F1 (over ``labels``) and recall per label."""
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    recall = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    present = set(y_true)
+    return {
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), ROUND),
+        "macro_f1": round(float(f1_score(y_true, y_pred, labels=sorted(present),
+                                         average="macro", zero_division=0)), ROUND),
+        "recall": {lab: round(float(r), ROUND) for lab, r in zip(labels, recall, strict=True)
+                   if lab in present},
+    }
+
+
+@dataclass
+class Evaluation:
+    """One modality's results: metrics, test predictions and label-review candidates."""
+
+    metrics: dict
+    confusion: pd.DataFrame
+    review: pd.DataFrame
+
+
+def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
+             params: EvaluateParams) -> Evaluation:
+    """Cross-validate on train, score on test, and flag label-review candidates."""
+    cols = feature_columns(train, modality)
+    out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
+    scored, confusion = fit_and_score(
+        feature_matrix(train, cols), train["label"].to_numpy(), train["group"].to_numpy(),
+        feature_matrix(test, cols), test["label"].to_numpy(), params, "rows")
+    out.update(scored)
+    review = pd.DataFrame(columns=REVIEW_COLUMNS)
+    if "skipped" in out:
+        return Evaluation(out, confusion, review)
+    review, why = label_review(pd.concat([train, test], ignore_index=True), cols, modality,
+                               params)
+    out["review_candidates"] = len(review)
+    if why:
+        out["review_skipped"] = why
+    return Evaluation(out, confusion, review)
+
+
+def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
+                  x_test: np.ndarray, y_test: np.ndarray, params: EvaluateParams,
+                  unit: str) -> tuple[dict, pd.DataFrame]:
+    """Each model's grouped CV scores on train and its scores on test, or why there are none.
+
+    ``unit`` names a sample in the reasons (rows, sequences). Returns the metrics and the
+    first model's test predictions (actual, predicted).
+    """
+    from sklearn.base import clone
+
+    labels = sorted(set(y_train) | set(y_test))
+    out: dict = {}
+    confusion = pd.DataFrame(columns=["actual", "predicted"])
+    n_train = len(set(y_train))
+    if n_train < 2:
+        out["skipped"] = (f"train holds {n_train} label{'s' * (n_train != 1)}; a classifier "
+                          "needs two or more" if len(y_train) else f"no {unit} in train")
+        return out, confusion
+    folds, why = grouped_folds(y_train, g_train, params.cv_folds, params.seed)
+    if why:
+        out["cv_skipped"] = why
+    if not len(y_test):
+        out["test_skipped"] = (f"the test split is empty (no {unit}): split keeps a label "
+                               "with a single group (source or subject) in train")
+    for name in params.models:
+        model = make_model(name, params.seed)
+        result: dict = {}
+        if folds is not None:
+            pred, _ = out_of_fold(model, x_train, y_train, folds)
+            result["cv"] = {"folds": len(folds), **scores(y_train, pred, labels)}
+        fitted = clone(model).fit(x_train, y_train)
+        if len(y_test):
+            predicted = fitted.predict(x_test)
+            result["test"] = scores(y_test, predicted, labels)
+            if name == params.models[0]:
+                confusion = pd.DataFrame({"actual": y_test, "predicted": predicted})
+        out[name] = result
+    return out, confusion
+
+
+def sequences(rows: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """One sample per labelled video sequence, from summary statistics of its frames.
+
+    A sequence is the rows of one source with one label and one group, of at least
+    :data:`MIN_SEQUENCE_FRAMES` frames: a labelled video, or a manifest's time range of one
+    (two ranges of a video with the same label and group are one sequence). Images are not
+    sequences. Features: per frame feature, its mean, standard deviation, minimum and maximum
+    over the sequence (NaN-aware, so an absent part counts only where present; the mean of a
+    presence flag is the share of frames with that part). A statistic with no value (a part
+    absent from every frame, the deviation of one value) is 0, like an absent part in a row.
+
+    Returns the sequences (``source_id, group, label, frames``, sorted) and their features.
+    """
+    keys = ["source_id", "group", "label"]
+    frames = rows.groupby(keys, sort=True)["frame"].nunique()
+    keep = frames[frames >= MIN_SEQUENCE_FRAMES].rename("frames").reset_index()
+    if not len(keep):
+        return keep, np.zeros((0, len(cols) * len(SEQUENCE_STATS)))
+    mine = rows.merge(keep[keys], on=keys)
+    stats = mine.groupby(keys, sort=True)[cols].agg(list(SEQUENCE_STATS))
+    return keep, np.nan_to_num(stats.to_numpy(dtype=np.float64), nan=0.0)
+
+
+def evaluate_sequences(train: pd.DataFrame, test: pd.DataFrame, modality: str,
+                       params: EvaluateParams) -> Evaluation:
+    """The sequence-level baseline: one sample per video sequence (see :func:`sequences`)."""
+    cols = feature_columns(train, modality)
+    seq_train, x_train = sequences(train, cols)
+    seq_test, x_test = sequences(test, cols)
+    out: dict = {"sequences_train": len(seq_train), "sequences_test": len(seq_test),
+                 "features": x_train.shape[1], "min_frames": MIN_SEQUENCE_FRAMES}
+    scored, confusion = fit_and_score(
+        x_train, seq_train["label"].to_numpy(), seq_train["group"].to_numpy(), x_test,
+        seq_test["label"].to_numpy(), params, "sequences")
+    out.update(scored)
+    return Evaluation(out, confusion, pd.DataFrame(columns=REVIEW_COLUMNS))
+
+
+def out_of_fold(model, x: np.ndarray, y: np.ndarray, folds) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's prediction and its probability from the fold that held it out."""
+    from sklearn.base import clone
+
+    best = np.empty(len(y), dtype=object)
+    conf = np.zeros(len(y))
+    for fit_idx, held_idx in folds:
+        fitted = clone(model).fit(x[fit_idx], y[fit_idx])
+        proba = fitted.predict_proba(x[held_idx])
+        best[held_idx] = fitted.classes_[proba.argmax(axis=1)]
+        conf[held_idx] = proba.max(axis=1)
+    return best, conf
+
+
+def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
+                 params: EvaluateParams) -> tuple[pd.DataFrame, str | None]:
+    """Rows whose out-of-fold prediction is another label with probability >= the threshold.
+
+    Returns the candidates and, when no review was possible, why (see :func:`grouped_folds`).
+    """
+    y = rows["label"].to_numpy()
+    folds, why = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
+    if folds is None:
+        return pd.DataFrame(columns=REVIEW_COLUMNS), why
+    x = feature_matrix(rows, cols)
+    best, conf = out_of_fold(make_model(params.models[0], params.seed), x, y, folds)
+    flagged = (best != y) & (conf >= params.review_confidence)
+    out = rows.loc[flagged, ["source_id", "frame", "instance", "label"]].assign(
+        modality=modality, predicted=best[flagged], confidence=np.round(conf[flagged], ROUND))
+    return out[REVIEW_COLUMNS].sort_values(["confidence", "source_id", "frame", "instance"],
+                                     ascending=[False, True, True, True]
+                                     ).reset_index(drop=True), None
+
+
+def summary(metrics: dict, models: list[str]) -> str:
+    """A log line's account of one evaluation: test accuracies, or why there are none."""
+    done = ", ".join(f"{m} test accuracy {metrics[m]['test']['accuracy']:.3f}"
+                     for m in models if "test" in metrics.get(m, {}))
+    return done or f"not evaluated ({metrics.get('skipped') or metrics.get('test_skipped')})"
+
+
+

@@ -1,0 +1,115 @@
+"""Preprocess: confidence and geometry filters, missing landmarks, normalization.
+
+Entry point: ``stages/preprocess.py`` (reads params, calls these functions, writes outputs).
+
+Holistic rows (both hands and the face of a frame) are filtered, filled and normalized per part
+by :mod:`landmark_datasets.holistic`.
+
+MediaPipe gives no per-landmark confidence for hands or faces, so "confidence" here is what
+it does give (the handedness score of a hand; the detection/presence thresholds were already
+applied in extract) plus geometric sanity: a detection whose landmarks lie mostly outside the
+image (out_of_frame) or collapse to a point (degenerate) is rejected. Filters run in this
+order and a row is ledgered under the first one it fails.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from landmark_datasets import gaps, schema
+from landmark_datasets.normalize import (
+    landmark_array,
+    normalize,
+    normalize_face,
+    reference_length,
+    to_height_units,
+)
+from landmark_datasets.params import PreprocessParams
+from landmark_datasets.schema import Reason
+
+log = logging.getLogger("preprocess")
+
+
+
+def reasons(df: pd.DataFrame, modality: str, params: PreprocessParams) -> pd.DataFrame:
+    """Per row: the first filter it fails (``reason``, ``detail``), or empty strings if none."""
+    n = len(df)
+    reason = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+
+    def mark(mask: np.ndarray, code: Reason, text) -> None:
+        new = mask & (reason == "")
+        reason[new] = code.value
+        detail[new] = [text(i) for i in np.flatnonzero(new)]
+
+    pts = landmark_array(df, modality)
+    missing = np.isnan(pts).any(axis=(1, 2))
+    mark(missing, Reason.MISSING_LANDMARKS,
+         lambda i: f"{int(np.isnan(pts[i]).any(axis=1).sum())} landmarks without values")
+    if modality == "hands":
+        score = df["handedness_score"].to_numpy(dtype=np.float64)
+        mark(score < params.min_handedness_score, Reason.LOW_CONFIDENCE,
+             lambda i: f"handedness_score {score[i]:.3f} < {params.min_handedness_score}")
+    with np.errstate(invalid="ignore"):
+        outside = ((pts[..., :2] < 0) | (pts[..., :2] > 1)).any(axis=2).mean(axis=1)
+    mark(outside > params.max_out_of_frame, Reason.OUT_OF_FRAME,
+         lambda i: f"{outside[i]:.0%} of landmarks outside the image > {params.max_out_of_frame}")
+    hu = to_height_units(pts, df["image_width"].to_numpy(), df["image_height"].to_numpy())
+    extent = (np.nanmax(hu[..., :2], axis=1) - np.nanmin(hu[..., :2], axis=1)).max(axis=1) \
+        if n else np.zeros(0)
+    ref = reference_length(hu, modality) if n else np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ref / extent
+    mark(~(extent >= params.min_extent), Reason.DEGENERATE,
+         lambda i: f"landmark extent {extent[i]:.4f} < {params.min_extent}")
+    mark(~(ratio >= params.min_reference_ratio), Reason.DEGENERATE,
+         lambda i: f"reference length / extent {ratio[i]:.3f} < {params.min_reference_ratio} "
+                   "(foreshortened or collapsed)")
+    return pd.DataFrame({"reason": reason, "detail": detail}, index=df.index)
+
+
+def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
+               video_frames: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Filter, fill short video gaps and normalize one modality's table.
+
+    Returns (kept rows, ledger rows); ``kept.attrs["gaps"]`` holds the :class:`GapStats`.
+    ``video_frames``: the sampled frames of the video items (none: no gap filling).
+    """
+    why = reasons(df, modality, params)
+    rejected = why["reason"] != ""
+    kept = df.loc[~rejected].reset_index(drop=True)
+    frames = video_frames if video_frames is not None else pd.DataFrame(
+        columns=["source_id", "frame", "timestamp_ms"])
+    kept, stats = gaps.fill(kept, frames, params.max_gap_frames)
+    pts = landmark_array(kept, modality)
+    width, height = kept["image_width"].to_numpy(), kept["image_height"].to_numpy()
+    if modality == "hands":
+        normed = normalize(pts, modality, params.scheme, width, height,
+                           left=(kept["handedness"] == "Left").to_numpy(),
+                           mirror_left=params.mirror_left, rotate=params.rotate,
+                           palm=params.palm_frame)
+    else:
+        pose = kept[list(schema.POSE_COLUMNS)].to_numpy(dtype=np.float64).reshape(len(kept), 4, 4)
+        normed = normalize_face(pts, params.face_scheme, width, height, pose)
+    kept = kept.copy()
+    block = list(schema.landmark_block(modality))
+    kept[block] = normed.reshape(len(kept), len(block))
+    published = schema.published_columns(modality, params.privacy, params.velocities)
+    if set(schema.velocity_columns(modality)) <= set(published):
+        kept = gaps.velocities(kept, modality)
+    kept = kept[published]
+    kept.attrs["gaps"] = stats
+    gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(
+        path="", modality=modality, stage="preprocess",
+        reason=why.loc[rejected, "reason"], detail=why.loc[rejected, "detail"])
+    return kept, gone.reindex(columns=list(schema.INTERNAL_LEDGER_COLUMNS))
+
+
+
+
+def gap_totals(stats: dict) -> tuple[int, int]:
+    """(frames filled, longer gaps left) of a modality's gap stats (holistic: over its parts)."""
+    parts = stats.values() if "filled" not in stats else [stats]
+    return sum(p["filled"] for p in parts), sum(p["long_gaps"] for p in parts)

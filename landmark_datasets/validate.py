@@ -1,0 +1,246 @@
+"""Validate: Great Expectations suites generated from the schema; violations fail the build.
+
+Entry point: ``stages/validate.py`` (reads params, calls these functions, writes outputs).
+
+Every modality's table is checked, whatever the input held: its columns are the schema's even
+with no rows (a hands-only dataset publishes an empty faces table with its header), and value
+checks of an empty table pass. ``validate.min_rows.<modality>`` (0 by default) is the only check
+that an empty table can fail; ``reports/validation.json`` records each table's rows and how
+many input items of its modality there were, so the report can say why a table is empty.
+
+The wide tables get table-level expectations (exact column list and order, row count, unique
+keys, no nulls, label and handedness sets, score ranges). The 63 or 1,434 landmark columns are
+checked on a long view (one row per landmark, columns x, y, z) with one range and one not-null
+expectation per axis, and the 52 blendshapes on a long view of scores: a handful of
+expectations instead of thousands, so validation stays fast on large tables.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+
+from landmark_datasets import UserError, paths, schema
+from landmark_datasets.normalize import landmark_array
+
+log = logging.getLogger("validate")
+
+REPORT = paths.VALIDATION
+
+
+class ValidationError(UserError):
+    """Expectations failed: the build stops here, before anything is published."""
+
+
+def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
+                 privacy: str = "raw_mesh", velocities: bool = False) -> dict[str, list]:
+    """The expectations per view (``wide``, ``landmarks``, ``blendshapes``) of ``modality``."""
+    import great_expectations as gx
+
+    E = gx.expectations
+    wide = [
+        E.ExpectTableColumnsToMatchOrderedList(
+            column_list=schema.published_columns(modality, privacy, velocities)),
+        E.ExpectTableRowCountToBeBetween(min_value=min_rows),
+        E.ExpectCompoundColumnsToBeUnique(column_list=list(schema.KEY_COLUMNS)),
+        E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
+    ]
+    required = [*schema.META_COLUMNS]
+    if modality == "hands":
+        required += [*schema.HAND_SCORE_COLUMNS, *schema.HAND_WORLD_COLUMNS]
+        wide += [
+            E.ExpectColumnValuesToBeInSet(column="handedness", value_set=list(schema.HANDEDNESS)),
+            E.ExpectColumnValuesToBeBetween(column="handedness_score", min_value=0, max_value=1),
+        ]
+    elif privacy != "blendshapes":
+        required += [*schema.POSE_COLUMNS]
+    wide += [E.ExpectColumnValuesToNotBeNull(column=c) for c in required]
+    wide.append(E.ExpectColumnValuesToBeInSet(column=schema.INTERPOLATED, value_set=[0, 1]))
+    wide += [
+        E.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in
+        ("frame", "instance", "timestamp_ms")
+    ] + [E.ExpectColumnValuesToBeBetween(column=c, min_value=1) for c in
+         ("image_width", "image_height")]
+    ranges = schema.EXPECTED_RANGES[scheme]
+    landmarks = []
+    for axis in schema.AXES:
+        lo, hi = ranges[axis]
+        landmarks += [
+            E.ExpectColumnValuesToNotBeNull(column=axis),
+            E.ExpectColumnValuesToBeBetween(column=axis, min_value=lo, max_value=hi),
+        ]
+    views = {"wide": wide}
+    if not (modality == "faces" and privacy == "blendshapes"):
+        views["landmarks"] = landmarks
+    if modality == "faces":
+        views["blendshapes"] = [
+            E.ExpectColumnValuesToNotBeNull(column="score"),
+            E.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=1),
+        ]
+    return views
+
+
+def holistic_expectations(labels: list[str], hand_scheme: str, face_scheme: str,
+                          min_rows: int, privacy: str = "raw_mesh", velocities: bool = False
+                          ) -> dict[str, list]:
+    """The holistic table's expectations per view (see :func:`holistic_views`).
+
+    ``hand_scheme`` is the hand scheme, or ``face_frame`` when the hands are in the face's
+    frame. Presence flags must agree with the cells: a present part has every value, an
+    absent one none (the ``presence`` view).
+    """
+    import great_expectations as gx
+
+    E = gx.expectations
+    flags = [*schema.PRESENCE_COLUMNS, schema.SIDE_RESOLVED, *schema.PART_INTERPOLATED]
+    wide = [
+        E.ExpectTableColumnsToMatchOrderedList(
+            column_list=schema.published_columns(schema.HOLISTIC, privacy, velocities)),
+        E.ExpectTableRowCountToBeBetween(min_value=min_rows),
+        E.ExpectCompoundColumnsToBeUnique(column_list=list(schema.KEY_COLUMNS)),
+        E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
+        *(E.ExpectColumnValuesToNotBeNull(column=c) for c in schema.META_COLUMNS),
+        *(E.ExpectColumnValuesToBeInSet(column=c, value_set=[0, 1]) for c in flags),
+        *(E.ExpectColumnValuesToBeBetween(column=f"{side}_handedness_score", min_value=0,
+                                          max_value=1) for side in schema.HAND_SIDES),
+    ]
+    out = {"wide": wide,
+           "presence": [E.ExpectColumnValuesToBeInSet(column="agrees", value_set=[True])]}
+    parts = [p for p in schema.PARTS if p != "face" or privacy != "blendshapes"]
+    for part in parts:
+        lo_hi = schema.EXPECTED_RANGES[face_scheme if part == "face" else hand_scheme]
+        out[part] = [e for axis in schema.AXES for e in (
+            E.ExpectColumnValuesToNotBeNull(column=axis),
+            E.ExpectColumnValuesToBeBetween(column=axis, min_value=lo_hi[axis][0],
+                                            max_value=lo_hi[axis][1]))]
+    out["blendshapes"] = [E.ExpectColumnValuesToBeBetween(column="score", min_value=0,
+                                                          max_value=1)]
+    return out
+
+
+def holistic_views(df: pd.DataFrame, privacy: str = "raw_mesh") -> dict[str, pd.DataFrame]:
+    """The holistic table, per part a long view of its present landmarks, and presence checks."""
+    out = {"wide": df}
+    agree = []
+    for part in schema.PARTS:
+        cols = [c for c in schema.part_columns(part) if c in df.columns]
+        flag = df[f"{part}_present"].to_numpy() == 1
+        cells = df[cols].notna()
+        agree.append(np.where(flag, cells.all(axis=1), ~cells.any(axis=1)))
+        if part != "face" or privacy != "blendshapes":
+            lm = schema.part_landmark_columns(part)
+            rows = df.loc[flag, lm].to_numpy(dtype=np.float64)
+            out[part] = pd.DataFrame(rows.reshape(-1, 3), columns=list(schema.AXES))
+    out["presence"] = pd.DataFrame({"agrees": np.concatenate(agree).astype(bool)})
+    faces = df.loc[df["face_present"].to_numpy() == 1, list(schema.BLENDSHAPE_COLUMNS)]
+    out["blendshapes"] = pd.DataFrame({"score": faces.to_numpy(dtype=np.float64).ravel()})
+    return out
+
+
+def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
+    """The wide table and its long views (one row per landmark; one per blendshape score)."""
+    out = {"wide": df}
+    k = schema.n_landmarks(modality)
+    if schema.landmark_block(modality)[0] in df.columns:
+        pts = landmark_array(df, modality) if len(df) else np.zeros((0, k, 3))
+        out["landmarks"] = pd.DataFrame(pts.reshape(-1, 3), columns=list(schema.AXES))
+    if modality == "faces":
+        out["blendshapes"] = pd.DataFrame(
+            {"score": df[list(schema.BLENDSHAPE_COLUMNS)].to_numpy(dtype=np.float64).ravel()})
+    return out
+
+
+def _describe(result) -> dict:
+    cfg = result.expectation_config
+    r = result.result or {}
+    column_list = cfg.kwargs.get("column_list")
+    if cfg.type == "expect_table_columns_to_match_ordered_list":
+        observed = r.get("observed_value") or []
+        r = {**r, "observed_value": {
+            "missing": [c for c in column_list if c not in observed],
+            "unexpected": [c for c in observed if c not in column_list],
+            "same_order": [c for c in observed if c in column_list] == [
+                c for c in column_list if c in observed],
+        }}
+        column_list = None
+    return {
+        "success": bool(result.success),
+        "expectation": cfg.type,
+        "column": cfg.kwargs.get("column") or column_list,
+        "kwargs": {k: v for k, v in cfg.kwargs.items()
+                   if k not in ("column", "column_list", "batch_id")},
+        "unexpected_count": r.get("unexpected_count"),
+        "unexpected_percent": r.get("unexpected_percent"),
+        "examples": [None if isinstance(v, float) and v != v else v
+                     for v in (r.get("partial_unexpected_list") or [])[:5]],
+        "observed_value": r.get("observed_value") if not isinstance(
+            r.get("observed_value"), list) or len(r.get("observed_value")) < 50 else "(long)",
+    }
+
+
+def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
+             min_rows: dict[str, int], face_scheme: str = "interocular",
+             privacy: str = "raw_mesh", velocities: bool = False,
+             inputs: dict[str, int] | None = None, holistic_hands: str = "own") -> dict:
+    """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
+
+    ``min_rows``: the smallest row count per modality (missing: 0). ``inputs``: how many input
+    items each modality had (recorded beside the row counts, under ``tables``).
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # one bar per batch else
+    source = ctx.data_sources.add_pandas("landmarks")
+    out: dict = {"success": True, "scheme": scheme, "results": {}, "tables": {}}
+    for modality, df in tables.items():
+        out["tables"][modality] = {"rows": len(df), "inputs": (inputs or {}).get(modality),
+                                   "min_rows": min_rows.get(modality, 0)}
+        if modality == schema.HOLISTIC:
+            suites = holistic_expectations(
+                labels.get(modality, []), scheme if holistic_hands == "own" else "face_frame",
+                face_scheme, min_rows.get(modality, 0), privacy, velocities)
+            frames = holistic_views(df, privacy)
+        else:
+            suites = expectations(modality, labels.get(modality, []),
+                                  scheme if modality == "hands" else face_scheme,
+                                  min_rows.get(modality, 0), privacy, velocities)
+            frames = views(df, modality)
+        out["results"][modality] = {}
+        for view_name, frame in frames.items():
+            name = f"{modality}_{view_name}"
+            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+            suite = gx.ExpectationSuite(name=name, expectations=suites[view_name])
+            batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+            result = batch.validate(suite, result_format="SUMMARY")
+            described = [_describe(r) for r in result.results]
+            out["results"][modality][view_name] = described
+            out["success"] &= bool(result.success)
+    return out
+
+
+def failures(report: dict) -> list[str]:
+    """One readable line per failed expectation."""
+    lines = []
+    for modality, per_view in report["results"].items():
+        for view_name, results in per_view.items():
+            for r in results:
+                if r["success"]:
+                    continue
+                what = r["expectation"].removeprefix("expect_")
+                where = f"{modality}/{view_name}"
+                if r["column"]:
+                    where += f" column {r['column']}"
+                count = (f": {r['unexpected_count']} unexpected "
+                         f"({r['unexpected_percent']:.2f}%), e.g. {r['examples']}"
+                         if r["unexpected_count"] else f": observed {r['observed_value']}")
+                lines.append(f"{where}: {what} {r['kwargs']}{count}")
+    return lines
+
+
+
