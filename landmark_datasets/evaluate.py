@@ -29,7 +29,7 @@ from landmark_datasets.params import EvaluateParams
 
 log = logging.getLogger("evaluate")
 
-MODELS = ("logreg", "forest")
+MODELS = schema.CLASSIFIERS
 REVIEW_COLUMNS = ["modality", "source_id", "frame", "instance", "label", "predicted",
                   "confidence"]
 ROUND = 4

@@ -36,9 +36,9 @@ from landmark_datasets.normalize import in_face_frame, normalize, normalize_face
 from landmark_datasets.schema import HOLISTIC, PARTS, Reason
 
 #: ``preprocess.holistic_keep``: which frames a holistic table keeps.
-KEEP_RULES = ("any", "face_and_hand", "all")
+KEEP_RULES = schema.KEEP_RULES
 #: ``preprocess.holistic_hands``: the hand scheme (``own``) or the face's frame.
-HAND_FRAMES = ("own", "face_frame")
+HAND_FRAMES = schema.HAND_FRAMES
 
 
 def present(df: pd.DataFrame, part: str) -> np.ndarray:

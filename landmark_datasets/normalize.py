@@ -56,7 +56,7 @@ import numpy as np
 
 from landmark_datasets import schema
 
-SCHEMES = ("none", "wrist_palm", "bbox", "wrist_maxabs")
+SCHEMES = schema.HAND_SCHEMES
 #: One-line formulas (p in height units: x and z times w/h) for the report; the module
 #: docstring has the details.
 FORMULAS = {
@@ -74,7 +74,7 @@ FORMULAS = {
     "face_frame": "hands: p' = R(-roll) (p - eye midpoint) / outer-eye-corner distance, with "
                   "the eye midpoint, distance and roll of the same frame's face",
 }
-FACE_SCHEMES = ("none", "interocular", "head_pose")
+FACE_SCHEMES = schema.FACE_SCHEMES
 #: Image axes (x right, y down, z away) to MediaPipe's face-geometry frame (y up, z towards
 #: the camera), and back (it is its own inverse).
 _FLIP = np.diag([1.0, -1.0, -1.0])

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from landmark_datasets import UserError
+from landmark_datasets import UserError, schema
 from landmark_datasets.schema import MODALITIES
 
 PARAMS_FILE = Path("params.yaml")
@@ -166,7 +166,7 @@ class EvaluateParams:
 
     #: Models to train, the first one also drives the confusion plot and the label review:
     #: logreg (scaled logistic regression) | forest (random forest).
-    models: list[str] = field(default_factory=lambda: ["logreg", "forest"])
+    models: list[str] = field(default_factory=lambda: list(schema.CLASSIFIERS))
     #: Grouped, stratified cross-validation folds (fewer when there are fewer groups).
     cv_folds: int = 5
     seed: int = 42
@@ -204,13 +204,13 @@ _UNIT_INTERVAL = {
     "preprocess.min_reference_ratio", "evaluate.review_confidence",
 }
 _CHOICES = {
-    "preprocess.scheme": ("none", "wrist_palm", "bbox", "wrist_maxabs"),
-    "preprocess.face_scheme": ("none", "interocular", "head_pose"),
-    "preprocess.privacy": ("raw_mesh", "pose_normalized", "blendshapes"),
+    "preprocess.scheme": schema.HAND_SCHEMES,
+    "preprocess.face_scheme": schema.FACE_SCHEMES,
+    "preprocess.privacy": schema.PRIVACY_LEVELS,
     "preprocess.missing": ("drop",),
-    "preprocess.holistic_keep": ("any", "face_and_hand", "all"),
-    "preprocess.holistic_hands": ("own", "face_frame"),
-    "extract.executor": ("local", "dask"),
+    "preprocess.holistic_keep": schema.KEEP_RULES,
+    "preprocess.holistic_hands": schema.HAND_FRAMES,
+    "extract.executor": schema.EXECUTORS,
 }
 
 
@@ -242,10 +242,10 @@ def _check(params: Params) -> None:
                 "extract.chunk_size", "extract.dask.threads_per_worker"):
         if OmegaConf.select(cfg, key) < 1:
             errors.append(f"{key}={OmegaConf.select(cfg, key)}: must be >= 1")
-    unknown = [m for m in params.evaluate.models if m not in ("logreg", "forest")]
+    unknown = [m for m in params.evaluate.models if m not in schema.CLASSIFIERS]
     if unknown or not params.evaluate.models:
-        errors.append(f"evaluate.models={params.evaluate.models}: allowed values are logreg, "
-                      "forest (one or both)")
+        errors.append(f"evaluate.models={params.evaluate.models}: allowed values are "
+                      f"{', '.join(schema.CLASSIFIERS)} (one or more)")
     if params.preprocess.privacy == "pose_normalized" and \
             params.preprocess.face_scheme != "head_pose":
         errors.append(f"preprocess.privacy=pose_normalized needs preprocess.face_scheme="

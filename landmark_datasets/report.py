@@ -469,7 +469,7 @@ PRIVACY_TEXT = {
 
 def describe_preprocessing(pre) -> str:
     """One line: the hand scheme and flags, the face scheme and what the face table publishes."""
-    flags = [f for f in ("mirror_left", "rotate", "palm_frame") if getattr(pre, f)]
+    flags = [f for f in schema.HAND_FLAGS if getattr(pre, f)]
     hands = pre.scheme + "".join(f" + {f}" for f in flags)
     faces = pre.face_scheme if pre.privacy != "blendshapes" else "(no landmarks)"
     from landmark_datasets.normalize import FORMULAS
@@ -492,7 +492,7 @@ def evaluation_table(evaluation: dict) -> pd.DataFrame:
     """One row per modality and model: CV and test accuracy / macro-F1, test recall per label."""
     rows = []
     for modality, result in evaluation.items():
-        for model in ("logreg", "forest"):
+        for model in schema.CLASSIFIERS:
             if model not in result:
                 continue
             cv, test = result[model].get("cv", {}), result[model].get("test", {})

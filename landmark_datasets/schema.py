@@ -145,7 +145,24 @@ def columns(modality: str) -> list[str]:
                      f"{(*MODALITIES, HOLISTIC)}")
 
 
+# --- vocabularies: each spelled here once; params, conf/ (tested), normalize, holistic,
+# evaluate and the report take them from here ---
+#: ``preprocess.scheme``: hand normalization schemes (one conf/preprocess/<scheme>.yaml each).
+HAND_SCHEMES = ("none", "wrist_palm", "bbox", "wrist_maxabs")
+#: Hand flags, on top of any hand scheme (``preprocess.<flag>: true``).
+HAND_FLAGS = ("mirror_left", "rotate", "palm_frame")
+#: ``preprocess.face_scheme``.
+FACE_SCHEMES = ("none", "interocular", "head_pose")
+#: ``preprocess.privacy``: what the published face columns hold.
 PRIVACY_LEVELS = ("raw_mesh", "pose_normalized", "blendshapes")
+#: ``preprocess.holistic_keep``: which holistic frames are kept.
+KEEP_RULES = ("any", "face_and_hand", "all")
+#: ``preprocess.holistic_hands``: holistic hands in their own scheme or in the face's frame.
+HAND_FRAMES = ("own", "face_frame")
+#: ``extract.executor``.
+EXECUTORS = ("local", "dask")
+#: ``evaluate.models``: the baseline classifiers.
+CLASSIFIERS = ("logreg", "forest")
 #: 1 on rows that preprocess filled in a short video gap (see landmark_datasets/gaps.py), else 0.
 INTERPOLATED = "interpolated"
 

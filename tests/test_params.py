@@ -16,13 +16,14 @@ def test_committed_params_equal_what_conf_composes(tmp_path):
 
 
 def test_the_preprocess_group_offers_exactly_the_hand_schemes(tmp_path):
-    """conf/preprocess/ holds one file per scheme of normalize.SCHEMES, and nothing else: the
+    """conf/preprocess/ holds one file per scheme of schema.HAND_SCHEMES, and nothing else: the
     shared filters live outside the group, so `preprocess=filters` is no scheme."""
     from hydra.errors import MissingConfigException
 
-    from landmark_datasets.normalize import SCHEMES
+    from landmark_datasets import schema
 
-    assert sorted(p.stem for p in (ROOT / "conf/preprocess").glob("*.yaml")) == sorted(SCHEMES)
+    assert sorted(p.stem for p in (ROOT / "conf/preprocess").glob("*.yaml")) == sorted(
+        schema.HAND_SCHEMES)
     with pytest.raises(MissingConfigException, match="Available options in 'preprocess'"):
         params_mod.compose(tmp_path / "params.yaml", ["preprocess=filters"])
 
@@ -98,3 +99,27 @@ def test_published_params_hide_the_salt_and_absolute_paths(tmp_path):
     shown = params_mod.dataset_params_text(moved)
     assert "jane" not in shown
     assert "raw_dir: <not published>" in shown
+
+
+def test_every_vocabulary_is_spelled_once_in_the_schema():
+    """The allowed values params checks, the conf/ defaults and the modules' own lists are the
+    schema's tuples themselves, not copies that could drift."""
+    from landmark_datasets import evaluate, holistic, normalize, schema
+
+    assert params_mod._CHOICES["preprocess.scheme"] is schema.HAND_SCHEMES is normalize.SCHEMES
+    assert params_mod._CHOICES["preprocess.face_scheme"] is schema.FACE_SCHEMES \
+        is normalize.FACE_SCHEMES
+    assert params_mod._CHOICES["preprocess.privacy"] is schema.PRIVACY_LEVELS
+    assert params_mod._CHOICES["preprocess.holistic_keep"] is schema.KEEP_RULES \
+        is holistic.KEEP_RULES
+    assert params_mod._CHOICES["preprocess.holistic_hands"] is schema.HAND_FRAMES \
+        is holistic.HAND_FRAMES
+    assert params_mod._CHOICES["extract.executor"] is schema.EXECUTORS
+    assert evaluate.MODELS is schema.CLASSIFIERS
+    assert set(normalize.FORMULAS) >= {*schema.HAND_SCHEMES, *schema.HAND_FLAGS,
+                                       *schema.FACE_SCHEMES}
+    assert sorted(p.stem for p in (ROOT / "conf/extract/executor").glob("*.yaml")) == sorted(
+        schema.EXECUTORS)
+    defaults = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for flag in schema.HAND_FLAGS:
+        assert defaults["preprocess"][flag] is False
