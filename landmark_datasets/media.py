@@ -387,3 +387,20 @@ def iter_video_frames(path: Path | str, wanted: list[int]) -> Iterator[tuple[int
             i += 1
     finally:
         cap.release()
+
+
+def decode_check(path: Path, kind: str, max_pixels: int
+                 ) -> tuple[tuple[int, int, float, int], tuple[float, ...]]:
+    """``(width, height, fps, n_frames)`` and frame times of a file that decodes (fully).
+
+    Videos are decoded frame by frame; images have no frame times. Ingest caches the answer
+    under the file's sha256 and this module's code.
+
+    Raises:
+        MediaError: the file cannot be used (with its ledger reason).
+    """
+    if kind == "image":
+        img = decode_image(path, max_pixels)
+        return (img.shape[1], img.shape[0], 0.0, 1), ()
+    info = probe_video(path)
+    return (info.width, info.height, info.fps, info.n_frames), info.times

@@ -14,6 +14,7 @@ order and a row is ledgered under the first one it fails.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -71,10 +72,11 @@ def reasons(df: pd.DataFrame, modality: str, params: PreprocessParams) -> pd.Dat
 
 
 def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
-               video_frames: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+               video_frames: pd.DataFrame | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Filter, fill short video gaps and normalize one modality's table.
 
-    Returns (kept rows, ledger rows); ``kept.attrs["gaps"]`` holds the :class:`GapStats`.
+    Returns (kept rows, ledger rows, gap statistics: frames filled and longer gaps left).
     ``video_frames``: the sampled frames of the video items (none: no gap filling).
     """
     why = reasons(df, modality, params)
@@ -100,11 +102,10 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
     if set(schema.velocity_columns(modality)) <= set(published):
         kept = gaps.velocities(kept, modality)
     kept = kept[published]
-    kept.attrs["gaps"] = stats
     gone = df.loc[rejected, ["source_id", "label", "frame", "instance"]].assign(
         path="", modality=modality, stage="preprocess",
         reason=why.loc[rejected, "reason"], detail=why.loc[rejected, "detail"])
-    return kept, gone.reindex(columns=list(schema.INTERNAL_LEDGER_COLUMNS))
+    return kept, gone.reindex(columns=list(schema.INTERNAL_LEDGER_COLUMNS)), asdict(stats)
 
 
 

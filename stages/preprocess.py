@@ -17,8 +17,6 @@ writes the outputs.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 
 from landmark_datasets import holistic, paths, schema, storage
@@ -45,8 +43,7 @@ def main() -> None:
         if modality == schema.HOLISTIC:  # per part: see landmark_datasets/holistic.py
             kept, gone, filled[modality] = holistic.preprocess_holistic(df, params, videos)
         else:
-            kept, gone = preprocess(df, modality, params, videos)
-            filled[modality] = dataclasses.asdict(kept.attrs.pop("gaps"))
+            kept, gone, filled[modality] = preprocess(df, modality, params, videos)
         storage.write_parquet(kept, paths.PREPROCESS / f"{modality}.parquet")
         ledgers.append(gone)
         counts = gone["reason"].value_counts().to_dict()

@@ -9,7 +9,7 @@ from landmark_datasets.params import EvaluateParams, PreprocessParams
 
 @pytest.fixture(scope="module")
 def hands_split(testdata_extracted):
-    kept, _ = preprocess.preprocess(testdata_extracted["tables"]["hands"], "hands",
+    kept, _, _ = preprocess.preprocess(testdata_extracted["tables"]["hands"], "hands",
                                     PreprocessParams(scheme="wrist_palm"))
     sides = split.split(kept, "hands", 0.25, 42)
     return sides["train"], sides["test"]

@@ -84,8 +84,8 @@ def test_preprocess_publishes_velocities_only_when_asked():
     from landmark_datasets.preprocess import preprocess
 
     df = _track([0, 1, 2])
-    plain, _ = preprocess(df, "hands", PreprocessParams())
+    plain, _, _ = preprocess(df, "hands", PreprocessParams())
     assert "v_wrist_x" not in plain.columns
-    moving, _ = preprocess(df, "hands", PreprocessParams(velocities=True))
+    moving, _, _ = preprocess(df, "hands", PreprocessParams(velocities=True))
     assert list(moving.columns) == schema.published_columns("hands", velocities=True)
     assert moving["v_wrist_x"].notna().sum() == 2

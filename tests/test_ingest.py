@@ -82,6 +82,17 @@ def test_decode_checks_are_cached_by_content(tmp_path, testdata, monkeypatch):
     assert {r["path"]: r["reason"] for r in again[2]}["hands/rock/broken.jpg"] == "truncated"
 
 
+def test_the_decode_check_cache_key_is_the_decoding_code_only():
+    """Editing ingest (a message, the inventory) keeps every cached decode check; a new media
+    module (how files are decoded) misses them all."""
+    import hashlib
+    from pathlib import Path
+
+    from landmark_datasets import media
+
+    assert hashlib.sha256(Path(media.__file__).read_bytes()).hexdigest() == ingest.PROBE_CODE
+
+
 def test_source_ids_are_salted(tmp_path, testdata):
     raw = _tree(tmp_path, testdata)
     ids = []

@@ -31,7 +31,7 @@ def test_filters_ledger_each_bad_row_with_its_reason():
     df.loc[1, x_cols[:10]] = 1.5  # 10 of 21 points off the right edge
     df.loc[2, list(schema.HAND_LANDMARK_COLUMNS)] = 0.5  # all points in one place
     df.loc[3, "wrist_y"] = np.nan
-    kept, gone = preprocess(df, "hands", PreprocessParams())
+    kept, gone, _ = preprocess(df, "hands", PreprocessParams())
     assert list(kept["source_id"]) == ["s4"]
     reasons = dict(zip(gone["source_id"], gone["reason"], strict=True))
     assert reasons == {"s0": "low_confidence", "s1": "out_of_frame", "s2": "degenerate",
@@ -45,7 +45,7 @@ def test_filters_ledger_each_bad_row_with_its_reason():
 
 def test_normalization_changes_only_the_image_landmarks():
     df = _hands()
-    kept, _ = preprocess(df, "hands", PreprocessParams(scheme="wrist_palm"))
+    kept, _, _ = preprocess(df, "hands", PreprocessParams(scheme="wrist_palm"))
     assert np.allclose(kept[["wrist_x", "wrist_y", "wrist_z"]].to_numpy(), 0)
     pd.testing.assert_frame_equal(kept[list(schema.HAND_WORLD_COLUMNS)],
                                   df[list(schema.HAND_WORLD_COLUMNS)])
@@ -56,7 +56,7 @@ def test_normalization_changes_only_the_image_landmarks():
 
 @pytest.mark.parametrize("scheme", ["none", "wrist_palm", "bbox", "wrist_maxabs"])
 def test_output_within_the_schema_ranges(scheme):
-    kept, _ = preprocess(_hands(50), "hands", PreprocessParams(scheme=scheme))
+    kept, _, _ = preprocess(_hands(50), "hands", PreprocessParams(scheme=scheme))
     pts = kept[list(schema.HAND_LANDMARK_COLUMNS)].to_numpy().reshape(-1, 21, 3)
     for i, axis in enumerate(schema.AXES):
         lo, hi = schema.EXPECTED_RANGES[scheme][axis]

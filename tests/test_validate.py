@@ -11,7 +11,7 @@ from tests.test_preprocess import _hands
 
 @pytest.fixture(scope="module")
 def good():
-    kept, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
+    kept, _, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
     return kept
 
 
@@ -64,10 +64,10 @@ def test_corrupted_table_fails_with_readable_lines(good):
 
 def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(testdata_extracted):
     faces = testdata_extracted["tables"]["faces"]
-    kept, _ = preprocess(faces, "faces", PreprocessParams(privacy="blendshapes"))
+    kept, _, _ = preprocess(faces, "faces", PreprocessParams(privacy="blendshapes"))
     assert list(kept.columns) == [*schema.META_COLUMNS, *schema.BLENDSHAPE_COLUMNS,
                                   schema.INTERPOLATED]
-    hands, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
+    hands, _, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
     labels = {"hands": ["rock"], "faces": sorted(kept["label"].unique())}
     report = validate({"hands": hands, "faces": kept}, labels, "bbox",
                       {"hands": 1, "faces": 1}, "interocular", "blendshapes")
