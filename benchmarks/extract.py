@@ -53,13 +53,13 @@ def inventory(media: Path, repeat: int):
     """Ingest's items and frames for the images of ``media``, repeated as distinct items."""
     import pandas as pd
 
-    from landmark_datasets import ingest
+    from landmark_datasets import ingest, layout
     from landmark_datasets import media as media_mod
     from landmark_datasets.params import Params
 
     params = Params()
     params.ingest.raw_dir = str(media)
-    entries, _ = ingest.walk_folders(media)
+    entries, _ = layout.walk_folders(media)
     entries = [e for e in entries if media_mod.media_kind(e.path) == "image"]
     items, frames, _ = ingest.build_inventory(media, entries, params.ingest)
     copies_i, copies_f = [], []

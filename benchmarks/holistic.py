@@ -42,15 +42,15 @@ def inventory(media: Path, repeat: int, video_fps: float):
     """Ingest's items and frames for the holistic items of ``media``, repeated as distinct items."""
     import pandas as pd
 
-    from landmark_datasets import ingest, schema
+    from landmark_datasets import ingest, layout, schema
     from landmark_datasets.params import IngestParams
 
     params = IngestParams(raw_dir=str(media), video_fps=video_fps)
-    entries = [ingest.Entry(f"videos/{p.name}", "hands", "video")
+    entries = [layout.Entry(f"videos/{p.name}", "hands", "video")
                for p in sorted((media / "videos").iterdir())]
     for modality in ("hands", "faces"):
         for label in sorted(p.name for p in (media / modality).iterdir()):
-            entries += [ingest.Entry(f"{modality}/{label}/{p.name}", "hands", label)
+            entries += [layout.Entry(f"{modality}/{label}/{p.name}", "hands", label)
                         for p in sorted((media / modality / label).iterdir())[:10]]
     items, frames, _ = ingest.build_inventory(media, entries, params)
     items = items.assign(modality=schema.HOLISTIC)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from landmark_datasets import executors, paths, storage
+from landmark_datasets import executors, inventory, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.extract import OUT_DIR, extract, log
 
@@ -27,8 +27,8 @@ def main() -> None:
 
     storage.setup_logging()
     params = params_mod.load()
-    items = storage.read_table(paths.ITEMS)
-    frames = storage.read_table(paths.FRAMES)
+    items = inventory.read_items()
+    frames = inventory.read_frames()
     cache = Cache.from_env()
     s = extract(items, frames, params.extract, Path(params.ingest.raw_dir),
                 params.ingest.max_image_pixels, OUT_DIR, cache)

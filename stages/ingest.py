@@ -19,7 +19,8 @@ from __future__ import annotations
 from landmark_datasets import listing as raw_listing
 from landmark_datasets import paths, storage
 from landmark_datasets.cache import Cache
-from landmark_datasets.ingest import build_inventory, discover, ledger_frame, log
+from landmark_datasets.ingest import build_inventory, ledger_frame, log
+from landmark_datasets.layout import discover
 
 
 def main() -> None:

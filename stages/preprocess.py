@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from landmark_datasets import holistic, paths, schema, storage
+from landmark_datasets import holistic, inventory, paths, schema, storage
 from landmark_datasets.preprocess import gap_totals, log, preprocess
 
 
@@ -29,9 +29,9 @@ def main() -> None:
 
     storage.setup_logging()
     params = params_mod.load().preprocess
-    items = storage.read_table(paths.ITEMS)
-    frames = storage.read_table(paths.FRAMES)
-    videos = frames[frames["item"].isin(items.loc[items["media"] == "video", "item"])]
+    items = inventory.read_items()
+    frames = inventory.read_frames()
+    videos = inventory.video_frames(items, frames)
     ledgers, filled = [], {}
     hands_in = params.scheme if params.holistic_hands == "own" else "face_frame"
     schemes = {"hands": params.scheme,

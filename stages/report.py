@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from landmark_datasets import paths, schema, storage
+from landmark_datasets import inventory, paths, schema, storage
 from landmark_datasets.report import (
     blendshape_profile,
     class_balance,
@@ -50,8 +50,8 @@ def main() -> None:
     params = params_mod.load()
     dpi = params.report.dpi
     tables = load_dataset()
-    items = storage.read_table(paths.ITEMS)
-    frames = storage.read_table(paths.FRAMES)
+    items = inventory.read_items()
+    frames = inventory.read_frames()
     ledger = storage.read_table(paths.DATASET / "ledger.csv")
     balance = class_balance(tables)
     detection = detection_rate(items, frames, ledger[ledger["stage"] == "extract"])

@@ -13,7 +13,7 @@ writes the outputs.
 
 from __future__ import annotations
 
-from landmark_datasets import paths, schema, storage
+from landmark_datasets import inventory, paths, schema, storage
 from landmark_datasets.validate import REPORT, ValidationError, failures, log, validate
 
 
@@ -23,7 +23,7 @@ def main() -> None:
 
     storage.setup_logging()
     params = params_mod.load()
-    items = storage.read_table(paths.ITEMS)
+    items = inventory.read_items()
     tables = {m: storage.read_table(paths.PREPROCESS / f"{m}.parquet") for m in schema.MODALITIES}
     labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
               for m in schema.MODALITIES}

@@ -49,13 +49,13 @@ def run_extract(items, frames, params, raw_dir, out_dir, cache=None, workers=1,
 @pytest.fixture(scope="session")
 def testdata_extracted(testdata, tmp_path_factory):
     """ingest + extract over every image of ../shared/testdata (about 10 s), run once."""
-    from landmark_datasets import ingest
+    from landmark_datasets import ingest, layout
     from landmark_datasets.params import Params
 
     os.chdir(ROOT)
     params = Params()
     params.ingest.raw_dir = str(testdata)
-    raw_dir, entries, strays = ingest.discover(params.ingest)
+    raw_dir, entries, strays = layout.discover(params.ingest)
     items, frames, ledger = ingest.build_inventory(raw_dir, entries, params.ingest)
     tables, extract_ledger, _ = run_extract(items, frames, params.extract, raw_dir,
                                             tmp_path_factory.mktemp("extract"), workers=1)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from landmark_datasets import ingest, schema
+from landmark_datasets import ingest, layout, schema
 from landmark_datasets.params import ExtractParams, IngestParams
 from tests import bad_corpus
 from tests.conftest import run_extract
@@ -17,7 +17,7 @@ def outcome(testdata, tmp_path_factory):
     good = sorted((testdata / "hands/paper").glob("*.jpg"))[0]
     expected = bad_corpus.make(root, good)
     params = IngestParams(raw_dir=str(root), max_image_pixels=40_000_000)
-    raw, entries, strays = ingest.discover(params)
+    raw, entries, strays = layout.discover(params)
     items, frames, ledger = ingest.build_inventory(raw, entries, params)
     ingest_ledger = ingest.ledger_frame(strays + ledger)
     tables, extract_ledger, _ = run_extract(items, frames, ExtractParams(), raw,

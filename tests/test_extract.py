@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import run_extract
 
-from landmark_datasets import ingest, schema
+from landmark_datasets import ingest, layout, schema
 from landmark_datasets import storage as stage_io
 from landmark_datasets.params import ExtractParams, IngestParams
 
@@ -105,7 +105,7 @@ def test_video_mode_counts_frames_with_a_hand(testdata, tmp_path):
     (tmp_path / "hands" / "thumbs").mkdir(parents=True)
     shutil.move(tmp_path / "clip.gif", tmp_path / "hands/thumbs/clip.gif")
     params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
-    raw, entries, _ = ingest.discover(params)
+    raw, entries, _ = layout.discover(params)
     items, frames, _ = ingest.build_inventory(raw, entries, params)
     tables, ledger, _ = run_extract(items, frames, ExtractParams(), raw, tmp_path / "out")
     hands = tables["hands"]
@@ -152,7 +152,7 @@ def _mixed_raw(testdata, root):
 
 def _inventory(raw, video_fps=None):
     params = IngestParams(raw_dir=str(raw), video_fps=video_fps)
-    raw, entries, _ = ingest.discover(params)
+    raw, entries, _ = layout.discover(params)
     items, frames, _ = ingest.build_inventory(raw, entries, params)
     return items, frames
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_datasets import ingest, landmarks, schema
+from landmark_datasets import ingest, landmarks, layout, schema
 from landmark_datasets.params import ExtractParams, IngestParams
 from tests.conftest import run_extract
 
@@ -36,7 +36,7 @@ def extracted(testdata, tmp_path_factory):
         (root / "hands" / name).mkdir(parents=True)
         shutil.copy(src, root / "hands" / name / src.name)
     params = IngestParams(raw_dir=str(root), video_fps=None)
-    raw, entries, _ = ingest.discover(params)
+    raw, entries, _ = layout.discover(params)
     items, frames, _ = ingest.build_inventory(raw, entries, params)
     out = {}
     for modality in ("hands", "faces", schema.HOLISTIC):

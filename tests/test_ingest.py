@@ -2,15 +2,15 @@ import shutil
 
 import pytest
 
-from landmark_datasets import ingest
+from landmark_datasets import ingest, layout, probe
 from landmark_datasets import storage as stage_io
-from landmark_datasets.ingest import ManifestError
+from landmark_datasets.layout import ManifestError
 from landmark_datasets.params import IngestParams
 from landmark_datasets.schema import Reason
 
 
 def test_walk_testdata_labels_and_strays(testdata):
-    entries, strays = ingest.walk_folders(testdata)
+    entries, strays = layout.walk_folders(testdata)
     by_label = {}
     for e in entries:
         by_label[(e.modality, e.label)] = by_label.get((e.modality, e.label), 0) + 1
@@ -40,7 +40,7 @@ def _tree(tmp_path, testdata):
 def test_inventory_duplicates_conflicts_and_bad_files(tmp_path, testdata):
     raw = _tree(tmp_path, testdata)
     params = IngestParams(raw_dir=str(raw))
-    _, entries, strays = ingest.discover(params)
+    _, entries, strays = layout.discover(params)
     items, frames, ledger = ingest.build_inventory(raw, entries, params)
     reasons = {r["path"]: r["reason"] for r in ledger}
     assert reasons == {
@@ -63,7 +63,7 @@ def test_decode_checks_are_cached_by_content(tmp_path, testdata, monkeypatch):
     shutil.copy(testdata / "videos/fingerpose_fingers.gif", raw / "hands/paper/clip.gif")
     params = IngestParams(raw_dir=str(raw))
     cache = Cache(tmp_path / "cache")
-    _, entries, _ = ingest.discover(params)
+    _, entries, _ = layout.discover(params)
     first = ingest.build_inventory(raw, entries, params, cache)
     # 7 media files, 5 distinct contents (a, b, c, broken, the GIF): the copies hit already.
     assert (cache.hits, cache.misses) == (2, 5)
@@ -74,7 +74,7 @@ def test_decode_checks_are_cached_by_content(tmp_path, testdata, monkeypatch):
     monkeypatch.setattr(media, "decode_image", no_decoding)
     monkeypatch.setattr(media, "probe_video", no_decoding)
     (raw / "hands/paper/clip.gif").rename(raw / "hands/paper/renamed.gif")
-    _, entries, _ = ingest.discover(params)
+    _, entries, _ = layout.discover(params)
     again = ingest.build_inventory(raw, entries, params, cache)
     assert (cache.hits, cache.misses) == (2 + 7, 5)
     assert again[1]["frame"].tolist() == first[1]["frame"].tolist()  # the GIF's 43 frames too
@@ -90,7 +90,7 @@ def test_the_decode_check_cache_key_is_the_decoding_code_only():
 
     from landmark_datasets import media
 
-    assert hashlib.sha256(Path(media.__file__).read_bytes()).hexdigest() == ingest.PROBE_CODE
+    assert hashlib.sha256(Path(media.__file__).read_bytes()).hexdigest() == probe.PROBE_CODE
 
 
 def test_source_ids_are_salted(tmp_path, testdata):
@@ -98,7 +98,7 @@ def test_source_ids_are_salted(tmp_path, testdata):
     ids = []
     for salt in ("one", "two"):
         params = IngestParams(raw_dir=str(raw), id_salt=salt)
-        _, entries, _ = ingest.discover(params)
+        _, entries, _ = layout.discover(params)
         items, _, _ = ingest.build_inventory(raw, entries, params)
         ids.append(set(items["source_id"]))
     assert len(ids[0]) == 2
@@ -122,14 +122,14 @@ def _manifest(tmp_path, text):
 def test_bad_manifest_rows_fail_before_extraction(tmp_path, row, message):
     params = _manifest(tmp_path, "path,modality,label,group,start_s,end_s\n" + row + "\n")
     with pytest.raises(ManifestError, match=message):
-        ingest.discover(params)
+        layout.discover(params)
 
 
 def test_manifest_columns_checked(tmp_path):
     params = _manifest(tmp_path, "path,label,colour\nclip.gif,rock,red\n")
     with pytest.raises(ManifestError, match=r"missing columns \['modality'\], unknown columns "
                        r"\['colour'\]"):
-        ingest.discover(params)
+        layout.discover(params)
 
 
 def test_manifest_time_ranges_label_video_frames(tmp_path, testdata):
@@ -139,7 +139,7 @@ def test_manifest_time_ranges_label_video_frames(tmp_path, testdata):
         "clip.gif,hands,victory,take1,0.3,1.2\n"
         "clip.gif,hands,thumbs_up,take2,1.4,2.4\n")
     params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
-    raw, entries, _ = ingest.discover(params)
+    raw, entries, _ = layout.discover(params)
     items, frames, ledger = ingest.build_inventory(raw, entries, params)
     assert ledger == []
     assert list(items["label"]) == ["victory", "thumbs_up"]
@@ -165,14 +165,14 @@ def test_manifest_time_ranges_outside_the_video_fail_before_extraction(tmp_path,
     (tmp_path / "manifest.csv").write_text("path,modality,label,group,start_s,end_s\n" + rows
                                            + "\n")
     params = IngestParams(raw_dir=str(tmp_path), video_fps=None)
-    raw, entries, _ = ingest.discover(params)
-    with pytest.raises(ingest.ManifestError, match=message):
+    raw, entries, _ = layout.discover(params)
+    with pytest.raises(layout.ManifestError, match=message):
         ingest.build_inventory(raw, entries, params)
 
 
 def test_stage_errors_name_the_row_without_a_traceback(capsys):
     def main():
-        raise ingest.ManifestError("manifest.csv:2: empty label")
+        raise layout.ManifestError("manifest.csv:2: empty label")
 
     with pytest.raises(SystemExit) as exit_info:
         stage_io.run_stage(main)
@@ -190,7 +190,7 @@ def test_manifest_mode_ledgers_files_it_does_not_name(tmp_path, testdata):
     (tmp_path / "manifest.csv").write_text("path,modality,label\n"
                                            "clips/./alias.gif,hands,victory\n")
     params = IngestParams(raw_dir=str(tmp_path))
-    _, entries, strays = ingest.discover(params)
+    _, entries, strays = layout.discover(params)
     assert [e.path for e in entries] == ["clips/alias.gif"]
     assert [(r["path"], r["reason"]) for r in strays] == [
         ("clips/.take.gif.swp", Reason.HIDDEN), ("clips/forgotten.gif", Reason.UNLABELLED),
@@ -214,8 +214,8 @@ def test_a_folder_without_labelled_media_is_one_error_naming_what_is_there(tmp_p
     for rel, data in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
-    with pytest.raises(ingest.NoMediaError) as err:
-        ingest.discover(IngestParams(raw_dir=str(tmp_path)))
+    with pytest.raises(layout.NoMediaError) as err:
+        layout.discover(IngestParams(raw_dir=str(tmp_path)))
     assert str(err.value).startswith(f"{tmp_path}: ")
     assert message in str(err.value)
     assert "\n" not in str(err.value)
@@ -224,7 +224,27 @@ def test_a_folder_without_labelled_media_is_one_error_naming_what_is_there(tmp_p
 def test_a_folder_whose_media_all_fail_is_not_an_error(tmp_path):
     (tmp_path / "hands/rock").mkdir(parents=True)
     (tmp_path / "hands/rock/empty.jpg").write_bytes(b"")
-    raw, entries, strays = ingest.discover(IngestParams(raw_dir=str(tmp_path)))
+    raw, entries, strays = layout.discover(IngestParams(raw_dir=str(tmp_path)))
     items, _, ledger = ingest.build_inventory(raw, entries, IngestParams(raw_dir=str(tmp_path)))
     assert items.empty
     assert [(r["path"], r["reason"]) for r in ledger] == [("hands/rock/empty.jpg", "empty_file")]
+
+
+def test_inventory_readers_give_typed_tables_and_refuse_another_version(tmp_path, testdata):
+    from landmark_datasets import UserError, inventory, storage
+
+    raw = _tree(tmp_path / "raw", testdata)
+    params = IngestParams(raw_dir=str(raw))
+    _, entries, _ = layout.discover(params)
+    items, frames, _ = ingest.build_inventory(raw, entries, params)
+    storage.write_csv(items, tmp_path / "items.csv")
+    storage.write_parquet(frames, tmp_path / "frames.parquet")
+    back = inventory.read_items(tmp_path / "items.csv")
+    assert tuple(back.columns) == inventory.ITEM_COLUMNS
+    assert back["label"].map(type).eq(str).all()  # text stays text
+    assert back["bytes"].dtype == "int64"
+    assert inventory.read_frames(tmp_path / "frames.parquet").equals(frames)
+    storage.write_csv(items.drop(columns=["sha256"]), tmp_path / "old.csv")
+    with pytest.raises(UserError, match=r"old\.csv: not what this version of ingest writes "
+                                        r"\(columns .*; expected .*sha256.*\); run `dvc repro`"):
+        inventory.read_items(tmp_path / "old.csv")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from landmark_datasets import ingest, media, schema
+from landmark_datasets import ingest, layout, media, schema
 from landmark_datasets.media import MediaError
 from landmark_datasets.params import ExtractParams, IngestParams
 from landmark_datasets.schema import Reason
@@ -76,7 +76,7 @@ def phone(testdata, tmp_path_factory):
     shutil.copy(testdata / "videos/face_noface.mov", root / "faces/turning/FACE.MOV")
 
     params = IngestParams(raw_dir=str(root))
-    raw, entries, strays = ingest.discover(params)
+    raw, entries, strays = layout.discover(params)
     items, frames, ledger = ingest.build_inventory(raw, entries, params)
     tables, extract_ledger, _ = run_extract(items, frames, ExtractParams(), raw,
                                             tmp_path_factory.mktemp("out"))
