@@ -3,17 +3,20 @@
 Entry point: ``stages/evaluate.py`` (reads params, calls these functions, writes outputs).
 
 Features are the published landmark columns (and blendshapes for faces): exactly what a user
-of the dataset trains on. Two models: a scaled logistic regression (linear) and a random
-forest (non-linear), both seeded and single-threaded, so the metrics are deterministic.
+of the dataset trains on. Two models: a scaled logistic regression (linear) and a random forest
+(non-linear; its trees are seeded one by one, so the result does not depend on how many CPUs
+build them). The metrics are deterministic.
 Cross-validation is grouped (no source or subject on both sides of a fold) and stratified.
 
 Sequence-level baseline (holistic): signs are sequences, so each labelled video or time range
 of the holistic table is also one sample, described by summary statistics of its frames (see
 :func:`sequences`), and scored the same way under ``"holistic sequences"``.
 
-Label review: every row of train and test gets an out-of-fold prediction from grouped
-cross-validation over both; a row predicted as another label with probability at least
-``review_confidence`` is listed, by pseudonymous id and label, as a candidate for manual review.
+Label review: every row gets a prediction from a model that never saw it, with no fit of its
+own: a train row its grouped cross-validation prediction, a test row the prediction of the
+model trained on train (both of the first model). A row predicted as another label with
+probability at least ``review_confidence`` is listed, by pseudonymous id and label, as a
+candidate for manual review.
 """
 from __future__ import annotations
 
@@ -78,7 +81,10 @@ def make_model(name: str, seed: int):
     if name == "logreg":
         return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
     if name == "forest":
-        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+        from landmark_datasets.cpus import available_cpus
+
+        return RandomForestClassifier(n_estimators=200, random_state=seed,
+                                      n_jobs=available_cpus())
     raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
 
 
@@ -145,39 +151,44 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
     """Cross-validate on train, score on test, and flag label-review candidates."""
     cols = feature_columns(train, modality)
     out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
-    scored, confusion = fit_and_score(
+    scored, confusion, unseen = fit_and_score(
         feature_matrix(train, cols), train["label"].to_numpy(), train["group"].to_numpy(),
         feature_matrix(test, cols), test["label"].to_numpy(), params, "rows")
     out.update(scored)
     review = pd.DataFrame(columns=REVIEW_COLUMNS)
     if "skipped" in out:
         return Evaluation(out, confusion, review)
-    review, why = label_review(pd.concat([train, test], ignore_index=True), cols, modality,
-                               params)
+    review = label_review(pd.concat([train, test], ignore_index=True), unseen, modality,
+                          params.review_confidence)
     out["review_candidates"] = len(review)
-    if why:
-        out["review_skipped"] = why
+    if "cv_skipped" in out:
+        out["review_skipped"] = ("train rows not reviewed (no cross-validation: "
+                                 f"{out['cv_skipped']})")
     return Evaluation(out, confusion, review)
 
 
 def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
                   x_test: np.ndarray, y_test: np.ndarray, params: EvaluateParams,
-                  unit: str) -> tuple[dict, pd.DataFrame]:
+                  unit: str) -> tuple[dict, pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
     """Each model's grouped CV scores on train and its scores on test, or why there are none.
 
-    ``unit`` names a sample in the reasons (rows, sequences). Returns the metrics and the
-    first model's test predictions (actual, predicted).
+    ``unit`` names a sample in the reasons (rows, sequences). Returns the metrics, the first
+    model's test predictions (actual, predicted) and its predictions of train then test rows
+    by models that never saw them, with their probabilities (None where there is none: train
+    rows without cross-validation).
     """
     from sklearn.base import clone
 
     labels = sorted(set(y_train) | set(y_test))
     out: dict = {}
     confusion = pd.DataFrame(columns=["actual", "predicted"])
+    unseen = (np.full(len(y_train) + len(y_test), None, dtype=object),
+              np.zeros(len(y_train) + len(y_test)))
     n_train = len(set(y_train))
     if n_train < 2:
         out["skipped"] = (f"train holds {n_train} label{'s' * (n_train != 1)}; a classifier "
                           "needs two or more" if len(y_train) else f"no {unit} in train")
-        return out, confusion
+        return out, confusion, unseen
     folds, why = grouped_folds(y_train, g_train, params.cv_folds, params.seed)
     if why:
         out["cv_skipped"] = why
@@ -187,17 +198,22 @@ def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
     for name in params.models:
         model = make_model(name, params.seed)
         result: dict = {}
+        first = name == params.models[0]
         if folds is not None:
-            pred, _ = out_of_fold(model, x_train, y_train, folds)
+            pred, conf = out_of_fold(model, x_train, y_train, folds)
             result["cv"] = {"folds": len(folds), **scores(y_train, pred, labels)}
+            if first:
+                unseen[0][:len(y_train)], unseen[1][:len(y_train)] = pred, conf
         fitted = clone(model).fit(x_train, y_train)
         if len(y_test):
-            predicted = fitted.predict(x_test)
+            proba = fitted.predict_proba(x_test)
+            predicted = fitted.classes_[proba.argmax(axis=1)]
             result["test"] = scores(y_test, predicted, labels)
-            if name == params.models[0]:
+            if first:
                 confusion = pd.DataFrame({"actual": y_test, "predicted": predicted})
+                unseen[0][len(y_train):], unseen[1][len(y_train):] = predicted, proba.max(axis=1)
         out[name] = result
-    return out, confusion
+    return out, confusion, unseen
 
 
 def sequences(rows: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -231,7 +247,7 @@ def evaluate_sequences(train: pd.DataFrame, test: pd.DataFrame, modality: str,
     seq_test, x_test = sequences(test, cols)
     out: dict = {"sequences_train": len(seq_train), "sequences_test": len(seq_test),
                  "features": x_train.shape[1], "min_frames": MIN_SEQUENCE_FRAMES}
-    scored, confusion = fit_and_score(
+    scored, confusion, _ = fit_and_score(
         x_train, seq_train["label"].to_numpy(), seq_train["group"].to_numpy(), x_test,
         seq_test["label"].to_numpy(), params, "sequences")
     out.update(scored)
@@ -252,24 +268,22 @@ def out_of_fold(model, x: np.ndarray, y: np.ndarray, folds) -> tuple[np.ndarray,
     return best, conf
 
 
-def label_review(rows: pd.DataFrame, cols: list[str], modality: str,
-                 params: EvaluateParams) -> tuple[pd.DataFrame, str | None]:
-    """Rows whose out-of-fold prediction is another label with probability >= the threshold.
+def label_review(rows: pd.DataFrame, unseen: tuple[np.ndarray, np.ndarray], modality: str,
+                 threshold: float) -> pd.DataFrame:
+    """Rows whose unseen-model prediction is another label with probability >= ``threshold``.
 
-    Returns the candidates and, when no review was possible, why (see :func:`grouped_folds`).
+    ``unseen``: per row of ``rows`` (train then test), the prediction of a model that never
+    saw it and its probability, or None (not reviewed); see :func:`fit_and_score`.
     """
+    best, conf = unseen
     y = rows["label"].to_numpy()
-    folds, why = grouped_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed)
-    if folds is None:
-        return pd.DataFrame(columns=REVIEW_COLUMNS), why
-    x = feature_matrix(rows, cols)
-    best, conf = out_of_fold(make_model(params.models[0], params.seed), x, y, folds)
-    flagged = (best != y) & (conf >= params.review_confidence)
+    flagged = np.array([b is not None and b != t for b, t in zip(best, y, strict=True)],
+                       dtype=bool) & (conf >= threshold)
     out = rows.loc[flagged, ["source_id", "frame", "instance", "label"]].assign(
         modality=modality, predicted=best[flagged], confidence=np.round(conf[flagged], ROUND))
     return out[REVIEW_COLUMNS].sort_values(["confidence", "source_id", "frame", "instance"],
                                      ascending=[False, True, True, True]
-                                     ).reset_index(drop=True), None
+                                     ).reset_index(drop=True)
 
 
 def summary(metrics: dict, models: list[str]) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_datasets import executors, landmarks, models, paths, schema, storage
+from landmark_datasets import cpus, executors, landmarks, models, paths, schema, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.cache import key as cache_key
 from landmark_datasets.landmarks import Result, Task
@@ -250,11 +250,11 @@ def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, ra
     """Run the landmarkers over every item and write the tables and the ledger to ``out_dir``.
 
     ``workers`` defaults to ``params.workers`` (0: one per CPU this process may use, see
-    :func:`landmark_datasets.executors.available_cpus`); ``cache`` to none.
+    :func:`landmark_datasets.cpus.available_cpus`); ``cache`` to none.
     """
     cache = cache if cache is not None else Cache(None)
     workers = workers if workers is not None else params.workers
-    workers = workers or executors.available_cpus()
+    workers = workers or cpus.available_cpus()
     tasks = tasks_for(items, frames, raw_dir, max_pixels)
     records = items[["path", "source_id", "modality", "label", "group", "width",
                      "height"]].to_dict("records")

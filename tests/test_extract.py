@@ -292,19 +292,19 @@ def test_a_file_changed_after_ingest_is_refused(testdata, tmp_path):
 ])
 def test_zero_workers_means_the_cpus_this_process_may_use(tmp_path, monkeypatch, affinity,
                                                           files, expected):
-    from landmark_datasets import executors
+    from landmark_datasets import cpus
 
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text + "\n")
     proc = tmp_path / "proc_cgroup"
     proc.write_text("0::/job\n" if any(r.startswith("job/") for r in files) else "0::/\n")
-    monkeypatch.setattr(executors.os, "sched_getaffinity", lambda pid: affinity)
-    assert executors.available_cpus(tmp_path, proc) == expected
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda pid: affinity)
+    assert cpus.available_cpus(tmp_path, proc) == expected
 
 
 def test_cgroup_v1_quota(tmp_path):
-    from landmark_datasets import executors
+    from landmark_datasets import cpus
 
     tree = tmp_path / "cpu,cpuacct"
     tree.mkdir()
@@ -312,10 +312,10 @@ def test_cgroup_v1_quota(tmp_path):
     (tree / "cpu.cfs_period_us").write_text("100000\n")
     proc = tmp_path / "proc_cgroup"
     proc.write_text("4:memory:/\n2:cpu,cpuacct:/\n")
-    assert executors.cgroup_cpu_quota(tmp_path, proc) == 3.0
+    assert cpus.cgroup_cpu_quota(tmp_path, proc) == 3.0
     (tree / "cpu.cfs_quota_us").write_text("-1\n")
-    assert executors.cgroup_cpu_quota(tmp_path, proc) is None
-    assert executors.cgroup_cpu_quota(tmp_path, tmp_path / "absent") is None
+    assert cpus.cgroup_cpu_quota(tmp_path, proc) is None
+    assert cpus.cgroup_cpu_quota(tmp_path, tmp_path / "absent") is None
 
 
 def test_costliest_chunks_go_first_within_a_horizon_and_come_back_in_order():
