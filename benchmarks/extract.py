@@ -211,6 +211,21 @@ def timed(cmd, cwd, env) -> tuple[float, float, str]:
     return seconds, rss, proc.stdout
 
 
+def commit_copy(tmp: Path) -> dict:
+    """Commit the repository copy ``tmp`` to a git repository of its own; its environment.
+
+    The environment runs this interpreter's tools, without analytics, with a cache of its own.
+    """
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+           f"{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
+           "GX_ANALYTICS_ENABLED": "false", "LANDMARK_CACHE_DIR": str(tmp / ".cache-bench"),
+           "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
+           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "b"]):
+        subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
+    return env
+
+
 def mirrored_copies(raw: Path, n: int) -> list[Path]:
     """``n`` new images: mirrored copies of existing ones (new bytes, same label)."""
     import cv2
@@ -261,13 +276,7 @@ def dvc_builds(media: Path, scale: int) -> dict:
                 variants(media / modality, raw / modality, scale)
             elif (media / modality).is_dir():
                 shutil.copytree(media / modality, raw / modality)
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-               f"{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
-               "GX_ANALYTICS_ENABLED": "false", "LANDMARK_CACHE_DIR": str(tmp / ".cache-bench"),
-               "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
-               "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
-        for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "b"]):
-            subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
+        env = commit_copy(tmp)
         dvc = [sys.executable, "-m", "dvc"]
         n_files = len(list(raw.glob("*/*/*")))
         print(f"building on {n_files} files", flush=True)

@@ -22,7 +22,6 @@ and report <= 5% each). ``--keep DIR`` keeps the variants there (reused when pre
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.extract import default_media, timed  # noqa: E402
+from benchmarks.extract import commit_copy, default_media, timed  # noqa: E402
 
 STAGES = ("scan", "ingest", "extract", "preprocess", "validate", "split", "evaluate", "report")
 
@@ -76,14 +75,7 @@ def repo_copy(raw: Path) -> tuple[Path, dict]:
     (tmp / "dvc.lock").unlink(missing_ok=True)
     params = tmp / "params.yaml"
     params.write_text(params.read_text().replace("raw_dir: data/raw", f"raw_dir: {raw}"))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-           f"{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1",
-           "GX_ANALYTICS_ENABLED": "false", "LANDMARK_CACHE_DIR": str(tmp / ".cache-bench"),
-           "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.com",
-           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.com"}
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "b"]):
-        subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
-    return tmp, env
+    return tmp, commit_copy(tmp)
 
 
 def main() -> None:
