@@ -162,8 +162,8 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
                           params.review_confidence)
     out["review_candidates"] = len(review)
     if "cv_skipped" in out:
-        out["review_skipped"] = ("train rows not reviewed (no cross-validation: "
-                                 f"{out['cv_skipped']})")
+        out["review_skipped"] = ("train rows have no out-of-fold prediction (no "
+                                 "cross-validation, see above)")
     return Evaluation(out, confusion, review)
 
 

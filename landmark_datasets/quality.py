@@ -75,7 +75,7 @@ def _evaluation_section(ctx: dict) -> str:
     for modality, result in ctx["evaluation_raw"].items():
         for key, what in (("skipped", "not evaluated"), ("cv_skipped", "no cross-validation"),
                           ("test_skipped", "no test scores"),
-                          ("review_skipped", "no label review")):
+                          ("review_skipped", "label review of test rows only")):
             if key in result:
                 lines.append(f"- {modality}: {what}: {result[key]}.")
     return (_md_table(ctx["evaluation"]) + ("\n" + "\n".join(lines) + "\n" if lines else "")
