@@ -189,8 +189,6 @@ def draw(ctx: dict, tables: dict[str, pd.DataFrame], confusions: dict[str, pd.Da
 
     ``ctx`` is :func:`landmark_datasets.report.context`'s; ``pre`` the preprocess params.
     """
-    from landmark_datasets.report import presence_rates
-
     balance, detection, reasons = ctx["balance"], ctx["detection"], ctx["reasons"]
     rows, profile = ctx["rows"], ctx["blendshapes"]
     holistic = tables[schema.HOLISTIC]
@@ -209,7 +207,7 @@ def draw(ctx: dict, tables: dict[str, pd.DataFrame], confusions: dict[str, pd.Da
         if rows["hands"] else None,
         "blendshapes": lambda: plot_blendshapes(profile, dpi) if not profile.empty else None,
         "presence": lambda: plot_bars(
-            presence_rates(holistic).melt(
+            ctx["presence"].melt(
                 id_vars=["label"], value_vars=["left hand", "right hand", "face"],
                 var_name="part", value_name="rate"),
             "label", "part", "rate", "Holistic rows: parts present per label", "presence", dpi)

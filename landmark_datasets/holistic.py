@@ -33,6 +33,7 @@ import pandas as pd
 
 from landmark_datasets import gaps, schema
 from landmark_datasets.normalize import in_face_frame, normalize, normalize_face
+from landmark_datasets.preprocess import reasons
 from landmark_datasets.schema import HOLISTIC, PARTS, Reason
 
 #: ``preprocess.holistic_keep``: which frames a holistic table keeps.
@@ -73,8 +74,6 @@ def _blank(df: pd.DataFrame, index, part: str) -> None:
 
 def filter_parts(df: pd.DataFrame, params) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Step 1: blank every part that fails a filter; return the rows and their ledger rows."""
-    from landmark_datasets.preprocess import reasons  # preprocess imports this module
-
     out, gone = df.copy(), []
     for part in PARTS:
         rows = out.loc[present(out, part)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pandas as pd
 
 from landmark_datasets import schema
-from landmark_datasets.report import gap_rows, presence_rates
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -56,7 +55,7 @@ def _holistic_section(ctx: dict) -> str:
         return ""
     table = ctx["holistic"]
     resolved = int(table[schema.SIDE_RESOLVED].sum())
-    return (_md_table(presence_rates(table)) + "\n"
+    return (_md_table(ctx["presence"]) + "\n"
             + _figure(ctx, "presence", "parts present per label") + "\n"
             f"Both hands claimed the same side in {resolved} frames: the hand with the higher "
             "handedness score kept it and the other took the free side "
@@ -161,7 +160,7 @@ inventory before relabelling):
 Gaps of at most {ctx['gaps']['max_gap_frames']} sampled frames in a video track are filled by
 linear interpolation and flagged `interpolated = 1`; longer gaps stay missing.
 
-{_md_table(gap_rows(ctx['gaps']))}
+{_md_table(ctx['gap_rows'])}
 ## Ledger: what is not in the tables, and why
 
 Every input file or frame that is not in the tables is in `data/dataset/ledger.csv`.

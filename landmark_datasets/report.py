@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from landmark_datasets import models, paths, schema, storage
+from landmark_datasets.quality import describe_preprocessing, modality_status
 
 log = logging.getLogger("report")
 
@@ -209,7 +210,6 @@ def context(tables: dict[str, pd.DataFrame], items: pd.DataFrame, frames: pd.Dat
     metrics, :func:`landmark_datasets.figures.draw` as figures (added as ``"figures"``).
     """
     from landmark_datasets import params as params_mod
-    from landmark_datasets.quality import describe_preprocessing, modality_status
 
     rows = {m: len(t) for m, t in tables.items()}
     labels = {lab for t in tables.values() for lab in t["label"]}
@@ -226,6 +226,8 @@ def context(tables: dict[str, pd.DataFrame], items: pd.DataFrame, frames: pd.Dat
                     .sort_values(["stage", "reason"]).reset_index(drop=True)),
         "blendshapes": blendshape_profile(tables["faces"]),
         "rows": rows, "holistic": tables[schema.HOLISTIC],
+        "presence": presence_rates(tables[schema.HOLISTIC]) if rows[schema.HOLISTIC] else None,
+        "gap_rows": gap_rows(gaps),
         "status": {m: modality_status(m, rows[m], items, frames, ledger)
                    for m in schema.MODALITIES},
         "figures": {}, "provenance": provenance(params.extract),
