@@ -53,7 +53,11 @@ def setup() -> None:
             run(sys.executable, "-m", "venv", VENV)
         run(BIN / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             f"uv=={UV_VERSION}")
-    run(BIN / "uv", "sync", "--locked", "--quiet")  # fails if uv.lock drifted from pyproject
+    # --locked: fails if uv.lock drifted from pyproject. --compile-bytecode: every stage is a
+    # new process, and where bytecode is not written on import (PYTHONDONTWRITEBYTECODE, a
+    # read-only venv) each would compile great_expectations, sklearn and pandas from source
+    # again: 4-9 s of every stage's start-up (benchmarks/sweep.py)
+    run(BIN / "uv", "sync", "--locked", "--quiet", "--compile-bytecode")
 
 
 def sample() -> None:

@@ -117,3 +117,27 @@ class Cache:
                     os.unlink(tmp)
         except OSError as err:
             log.warning("%s: cannot write the cache (%s); continuing without it", path, err)
+
+    def get_json(self, namespace: str, k: str) -> Any:
+        """The JSON value stored under ``k`` by :meth:`put_json`, or None."""
+        arrays = self.get(namespace, k)
+        return json.loads(str(arrays["json"])) if arrays and "json" in arrays else None
+
+    def put_json(self, namespace: str, k: str, value: Any) -> None:
+        """Store a JSON-serializable ``value`` under ``k``."""
+        self.put(namespace, k, {"json": np.array(json.dumps(value, sort_keys=True))})
+
+
+def source_digest(*modules: Any, libraries: tuple[str, ...] = ()) -> str:
+    """sha256 of the source of ``modules`` and the installed versions of ``libraries``.
+
+    The code part of a memo's key.
+    """
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for module in modules:
+        h.update(Path(module.__file__).read_bytes())
+    for lib in libraries:
+        h.update(f"{lib}=={version(lib)};".encode())
+    return h.hexdigest()

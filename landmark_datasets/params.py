@@ -165,8 +165,10 @@ class EvaluateParams:
     """Baseline classifiers (``evaluate`` section)."""
 
     #: Models to train, the first one also drives the confusion plot and the label review:
-    #: logreg (scaled logistic regression) | forest (random forest).
-    models: list[str] = field(default_factory=lambda: list(schema.CLASSIFIERS))
+    #: lda (linear discriminant analysis) | extra_trees (extremely randomized trees) |
+    #: logreg (scaled logistic regression) | forest (random forest): see
+    #: :func:`landmark_datasets.evaluate.make_model`.
+    models: list[str] = field(default_factory=lambda: list(schema.DEFAULT_CLASSIFIERS))
     #: Grouped, stratified cross-validation folds (fewer when there are fewer groups).
     cv_folds: int = 5
     seed: int = 42

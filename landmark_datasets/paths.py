@@ -42,6 +42,6 @@ def confusion_plot(modality: str) -> Path:
     return PLOTS / f"confusion_{modality}.csv"
 
 
-def table(modality: str, split: str) -> Path:
-    """A published CSV table: ``data/dataset/<modality>/<split>.csv``."""
-    return DATASET / modality / f"{split}.csv"
+def table(modality: str, split: str, fmt: str = "csv") -> Path:
+    """A published table: ``data/dataset/<modality>/<split>.csv`` (or ``.parquet``)."""
+    return DATASET / modality / f"{split}.{fmt}"

@@ -23,12 +23,12 @@ LIBRARIES = ("mediapipe", "opencv-python-headless", "numpy", "pandas", "scikit-l
 
 
 def load_dataset(root: Path = paths.DATASET) -> dict[str, pd.DataFrame]:
-    """``{modality: table}`` with a ``split`` column, from the published CSVs."""
+    """``{modality: table}`` with a ``split`` column, from the published tables (Parquet)."""
     out = {}
     for modality in schema.MODALITIES:
         parts = []
         for s in SPLITS:
-            part = storage.read_table(root / modality / f"{s}.csv")
+            part = storage.read_table(root / modality / f"{s}.parquet")
             parts.append(pd.concat([part, pd.Series(s, index=part.index, name="split")], axis=1))
         out[modality] = pd.concat(parts, ignore_index=True)
     return out

@@ -11,7 +11,8 @@ many input items of its modality there were, so the report can say why a table i
 The wide tables get table-level expectations (exact column list and order, row count, unique
 keys, no nulls, label and handedness sets, score ranges). The 63 or 1,434 landmark columns are
 checked on a long view (one row per landmark, columns x, y, z) with one range and one not-null
-expectation per axis, and the 52 blendshapes on a long view of scores: a handful of
+expectation per axis; the 63 world coordinates of a hand the same way (not null), the 16 cells
+of the head pose on a long view of values and the 52 blendshapes on one of scores: a few dozen
 expectations instead of thousands, so validation stays fast on large tables.
 """
 from __future__ import annotations
@@ -23,11 +24,14 @@ import numpy as np
 import pandas as pd
 
 from landmark_datasets import UserError, paths, schema
+from landmark_datasets.cache import Cache
 from landmark_datasets.normalize import landmark_array
 
 log = logging.getLogger("validate")
 
 REPORT = paths.VALIDATION
+#: The namespace of validated tables in the landmark cache.
+MEMO = "validate"
 
 
 class ValidationError(UserError):
@@ -48,14 +52,16 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
         E.ExpectColumnValuesToBeInSet(column="label", value_set=labels),
     ]
     required = [*schema.META_COLUMNS]
+    views: dict[str, list] = {}
     if modality == "hands":
-        required += [*schema.HAND_SCORE_COLUMNS, *schema.HAND_WORLD_COLUMNS]
+        required += [*schema.HAND_SCORE_COLUMNS]
         wide += [
             E.ExpectColumnValuesToBeInSet(column="handedness", value_set=list(schema.HANDEDNESS)),
             E.ExpectColumnValuesToBeBetween(column="handedness_score", min_value=0, max_value=1),
         ]
+        views["world"] = [E.ExpectColumnValuesToNotBeNull(column=axis) for axis in schema.AXES]
     elif privacy != "blendshapes":
-        required += [*schema.POSE_COLUMNS]
+        views["pose"] = [E.ExpectColumnValuesToNotBeNull(column="value")]
     wide += [E.ExpectColumnValuesToNotBeNull(column=c) for c in required]
     wide.append(E.ExpectColumnValuesToBeInSet(column=schema.INTERPOLATED, value_set=[0, 1]))
     wide += [
@@ -71,7 +77,7 @@ def expectations(modality: str, labels: list[str], scheme: str, min_rows: int,
             E.ExpectColumnValuesToNotBeNull(column=axis),
             E.ExpectColumnValuesToBeBetween(column=axis, min_value=lo, max_value=hi),
         ]
-    views = {"wide": wide}
+    views["wide"] = wide
     if not (modality == "faces" and privacy == "blendshapes"):
         views["landmarks"] = landmarks
     if modality == "faces":
@@ -146,6 +152,13 @@ def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
     if schema.landmark_block(modality)[0] in df.columns:
         pts = landmark_array(df, modality) if len(df) else np.zeros((0, k, 3))
         out["landmarks"] = pd.DataFrame(pts.reshape(-1, 3), columns=list(schema.AXES))
+    have = set(df.columns)  # a table missing a column fails the column-list expectation
+    if modality == "hands" and have >= set(schema.HAND_WORLD_COLUMNS):
+        out["world"] = pd.DataFrame(df[list(schema.HAND_WORLD_COLUMNS)].to_numpy(
+            dtype=np.float64).reshape(-1, 3), columns=list(schema.AXES))
+    elif modality == "faces" and have >= set(schema.POSE_COLUMNS):
+        out["pose"] = pd.DataFrame(
+            {"value": df[list(schema.POSE_COLUMNS)].to_numpy(dtype=np.float64).ravel()})
     if modality == "faces":
         out["blendshapes"] = pd.DataFrame(
             {"score": df[list(schema.BLENDSHAPE_COLUMNS)].to_numpy(dtype=np.float64).ravel()})
@@ -180,15 +193,8 @@ def _describe(result) -> dict:
     }
 
 
-def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
-             min_rows: dict[str, int], face_scheme: str = "interocular",
-             privacy: str = "raw_mesh", velocities: bool = False,
-             inputs: dict[str, int] | None = None, holistic_hands: str = "own") -> dict:
-    """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
-
-    ``min_rows``: the smallest row count per modality (missing: 0). ``inputs``: how many input
-    items each modality had (recorded beside the row counts, under ``tables``).
-    """
+def _data_source():
+    """A pandas data source of an in-memory Great Expectations context."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -196,31 +202,85 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # one bar per batch else
-    source = ctx.data_sources.add_pandas("landmarks")
+    return ctx.data_sources.add_pandas("landmarks")
+
+
+def code_digest() -> str:
+    """sha256 of what decides a table's results besides its data and the suite's inputs.
+
+    This module's source, the schema's and the views' and the Great Expectations version.
+    """
+    import sys
+
+    from landmark_datasets import normalize
+    from landmark_datasets.cache import source_digest
+
+    return source_digest(sys.modules[__name__], schema, normalize,
+                         libraries=("great-expectations", "pandas", "numpy"))
+
+
+def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
+             min_rows: dict[str, int], face_scheme: str = "interocular",
+             privacy: str = "raw_mesh", velocities: bool = False,
+             inputs: dict[str, int] | None = None, holistic_hands: str = "own",
+             cache: Cache | None = None, digests: dict[str, str] | None = None) -> dict:
+    """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
+
+    ``min_rows``: the smallest row count per modality (missing: 0). ``inputs``: how many input
+    items each modality had (recorded beside the row counts, under ``tables``).
+
+    Memo: with a ``cache`` and the sha256 of each table's file (``digests``), a table whose
+    file, suite inputs and code (:func:`code_digest`) were validated before gets its results
+    back from the cache: a sweep of the hand scheme validates the hands only. When every table
+    is found there, Great Expectations is not even imported.
+    """
     out: dict = {"success": True, "scheme": scheme, "results": {}, "tables": {}}
+    source = None
     for modality, df in tables.items():
         out["tables"][modality] = {"rows": len(df), "inputs": (inputs or {}).get(modality),
                                    "min_rows": min_rows.get(modality, 0)}
-        if modality == schema.HOLISTIC:
-            suites = holistic_expectations(
-                labels.get(modality, []), scheme if holistic_hands == "own" else "face_frame",
-                face_scheme, min_rows.get(modality, 0), privacy, velocities)
-            frames = holistic_views(df, privacy)
-        else:
-            suites = expectations(modality, labels.get(modality, []),
-                                  scheme if modality == "hands" else face_scheme,
-                                  min_rows.get(modality, 0), privacy, velocities)
-            frames = views(df, modality)
-        out["results"][modality] = {}
-        for view_name, frame in frames.items():
-            name = f"{modality}_{view_name}"
-            batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-            suite = gx.ExpectationSuite(name=name, expectations=suites[view_name])
-            batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-            result = batch.validate(suite, result_format="SUMMARY")
-            described = [_describe(r) for r in result.results]
-            out["results"][modality][view_name] = described
-            out["success"] &= bool(result.success)
+        suite_args = (labels.get(modality, []), scheme, face_scheme, min_rows.get(modality, 0),
+                      privacy, velocities, holistic_hands)
+        k = None
+        if cache is not None and digests and modality in digests:
+            from landmark_datasets.cache import key
+
+            k = key(MEMO, modality, digests[modality], suite_args, code_digest())
+        found = cache.get_json(MEMO, k) if k else None
+        if found is None:
+            source = source if source is not None else _data_source()
+            found = _validate_table(source, modality, df, *suite_args)
+            if k:
+                cache.put_json(MEMO, k, found)
+        out["results"][modality] = found["results"]
+        out["success"] &= found["success"]
+    return out
+
+
+def _validate_table(source, modality: str, df: pd.DataFrame, labels: list[str], scheme: str,
+                    face_scheme: str, min_rows: int, privacy: str, velocities: bool,
+                    holistic_hands: str) -> dict:
+    """One table's suites run: ``{"success": bool, "results": {view: [...]}}``."""
+    import great_expectations as gx
+
+    if modality == schema.HOLISTIC:
+        suites = holistic_expectations(labels, scheme if holistic_hands == "own"
+                                       else "face_frame", face_scheme, min_rows, privacy,
+                                       velocities)
+        frames = holistic_views(df, privacy)
+    else:
+        suites = expectations(modality, labels, scheme if modality == "hands" else face_scheme,
+                              min_rows, privacy, velocities)
+        frames = views(df, modality)
+    out: dict = {"success": True, "results": {}}
+    for view_name, frame in frames.items():
+        name = f"{modality}_{view_name}"
+        batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        suite = gx.ExpectationSuite(name=name, expectations=suites[view_name])
+        batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format="SUMMARY")
+        out["results"][view_name] = [_describe(r) for r in result.results]
+        out["success"] &= bool(result.success)
     return out
 
 

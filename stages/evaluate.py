@@ -1,6 +1,6 @@
 """Evaluate: baseline classifiers on the published split, the number that sweeps compare.
 
-Reads:   ``data/dataset/{hands,faces,holistic}/{train,test}.csv``.
+Reads:   ``data/dataset/{hands,faces,holistic}/{train,test}.parquet``.
 Writes:  ``reports/evaluation.json`` (per modality and model: grouped cross-validation on train,
          accuracy, macro-F1 and per-label recall on test; the report folds it into the DVC
          metrics ``reports/metrics.json``), ``reports/plots/confusion_<modality>.csv`` (DVC
@@ -8,20 +8,28 @@ Writes:  ``reports/evaluation.json`` (per modality and model: grouped cross-vali
          (rows whose out-of-fold prediction confidently disagrees with their label).
 Params:  ``evaluate`` (models, cv_folds, seed, review_confidence).
 
+An evaluation whose tables, params and code are unchanged (a sweep of another modality's
+scheme) is read from the landmark cache (:func:`landmark_datasets.evaluate.memoized`).
+
 Computations: :mod:`landmark_datasets.evaluate`. This entry point reads params, calls them and
 writes the outputs.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from landmark_datasets import paths, schema, storage
+from landmark_datasets.cache import Cache
 from landmark_datasets.evaluate import (
     SEQUENCE_MODALITIES,
     evaluate,
     evaluate_sequences,
     log,
+    memo_key,
+    memoized,
     summary,
 )
 
@@ -32,18 +40,23 @@ def main() -> None:
 
     storage.setup_logging()
     params = params_mod.load().evaluate
-    report, reviews = {}, []
+    report, reviews, cache = {}, [], Cache.from_env()
     for modality in schema.MODALITIES:
-        train = storage.read_table(paths.table(modality, "train"))
-        test = storage.read_table(paths.table(modality, "test"))
-        result = evaluate(train, test, modality, params)
+        files = [paths.table(modality, s, "parquet") for s in ("train", "test")]
+        digests = [storage.sha256_file(f) for f in files]
+        train, test = (storage.read_table(f) for f in files)
+        result, hit = memoized(cache, memo_key("rows", modality, digests, params),
+                               partial(evaluate, train, test, modality, params))
         report[modality] = result.metrics
         reviews.append(result.review)
         storage.write_csv(result.confusion, paths.confusion_plot(modality))
-        log.info("%s: %s; %d label-review candidates", modality,
-                 summary(result.metrics, params.models), len(result.review))
+        log.info("%s: %s; %d label-review candidates%s", modality,
+                 summary(result.metrics, params.models), len(result.review),
+                 " (memo: its tables are unchanged)" if hit else "")
         if modality in SEQUENCE_MODALITIES:
-            seq = evaluate_sequences(train, test, modality, params).metrics
+            seq = memoized(cache, memo_key("sequences", modality, digests, params),
+                           partial(evaluate_sequences, train, test, modality, params)
+                           )[0].metrics
             report[f"{modality} sequences"] = seq
             log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
                      seq["sequences_test"], summary(seq, params.models))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 
-from landmark_datasets import figures, inventory, paths, quality, report, storage
+from landmark_datasets import figures, inventory, paths, quality, report, schema, storage
 
 log = logging.getLogger("report")
 
@@ -34,7 +34,7 @@ def main() -> None:
     tables = report.load_dataset()
     ctx = report.context(
         tables, inventory.read_items(), inventory.read_frames(),
-        storage.read_table(paths.DATASET / "ledger.csv"), params,
+        storage.read_table(paths.DATASET / "ledger.parquet"), params,
         evaluation=json.loads(paths.EVALUATION.read_text()),
         gaps=json.loads(paths.GAPS.read_text()),
         review=storage.read_table(paths.LABEL_REVIEW),
@@ -43,9 +43,9 @@ def main() -> None:
                                   params.report.dpi)
     storage.write_text(quality.render(ctx), paths.QUALITY)
     storage.write_json(report.metrics(ctx), paths.METRICS)
-    storage.write_csv(ctx["balance"], paths.PLOTS / "class_balance.csv")
-    storage.write_csv(ctx["detection"], paths.PLOTS / "detection_rate.csv")
-    storage.write_csv(ctx["reasons"], paths.PLOTS / "ledger_reasons.csv")
+    for key, name in (("balance", "class_balance"), ("detection", "detection_rate"),
+                      ("reasons", "ledger_reasons")):  # DVC plots: CSV, labels neutralized
+        storage.write_csv(schema.neutralize_table(ctx[key]), paths.PLOTS / f"{name}.csv")
     log.info("%s: %s", paths.QUALITY, ", ".join(f"{m} {len(t)} rows" for m, t in tables.items()))
 
 

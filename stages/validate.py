@@ -14,6 +14,7 @@ writes the outputs.
 from __future__ import annotations
 
 from landmark_datasets import inventory, paths, schema, storage
+from landmark_datasets.cache import Cache
 from landmark_datasets.validate import REPORT, ValidationError, failures, log, validate
 
 
@@ -24,13 +25,16 @@ def main() -> None:
     storage.setup_logging()
     params = params_mod.load()
     items = inventory.read_items()
-    tables = {m: storage.read_table(paths.PREPROCESS / f"{m}.parquet") for m in schema.MODALITIES}
+    files = {m: paths.PREPROCESS / f"{m}.parquet" for m in schema.MODALITIES}
+    tables = {m: storage.read_table(f) for m, f in files.items()}
     labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
               for m in schema.MODALITIES}
     inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}
     pre = params.preprocess
     report = validate(tables, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
-                      pre.privacy, pre.velocities, inputs, pre.holistic_hands)
+                      pre.privacy, pre.velocities, inputs, pre.holistic_hands,
+                      cache=Cache.from_env(),
+                      digests={m: storage.sha256_file(f) for m, f in files.items()})
     storage.write_json(report, REPORT)
     n = sum(len(r) for v in report["results"].values() for r in v.values())
     bad = failures(report)

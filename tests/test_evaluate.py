@@ -16,7 +16,7 @@ def hands_split(testdata_extracted):
 
 def test_hands_baselines_are_deterministic_and_sensible(hands_split):
     train, test = hands_split
-    params = EvaluateParams(models=["logreg", "forest"])
+    params = EvaluateParams(models=list(evaluate.MODELS))
     first = evaluate.evaluate(train, test, "hands", params)
     again = evaluate.evaluate(train, test, "hands", params)
     assert first.metrics == again.metrics
@@ -24,14 +24,15 @@ def test_hands_baselines_are_deterministic_and_sensible(hands_split):
     assert (m["rows_train"], m["rows_test"], m["features"]) == (len(train), len(test), 63)
     assert m["logreg"]["cv"]["folds"] == 5
     assert set(m["logreg"]["test"]["recall"]) == {"rock", "paper", "scissors", "none"}
-    # Four balanced classes: chance is 0.25; landmarks separate them far better than that.
-    for model in ("logreg", "forest"):
-        assert m[model]["cv"]["accuracy"] > 0.6
+    # Four balanced classes: chance is 0.25; landmarks separate them far better than that,
+    # also with 86 rows to learn from (where LDA, unregularized, is the weakest: 0.59 in CV).
+    for model in evaluate.MODELS:
+        assert m[model]["cv"]["accuracy"] > 0.55
         assert m[model]["test"]["accuracy"] > 0.6
     confusion = first.confusion
     assert len(confusion) == len(test)
     assert (confusion["actual"] == confusion["predicted"]).mean() == pytest.approx(
-        m["logreg"]["test"]["accuracy"], abs=1e-4)
+        m[evaluate.MODELS[0]]["test"]["accuracy"], abs=1e-4)
 
 
 def test_label_review_finds_planted_mislabels(hands_split):
@@ -63,7 +64,7 @@ def test_one_label_is_not_evaluated(hands_split):
     only = train[train["label"] == "rock"]
     result = evaluate.evaluate(only, test, "hands", EvaluateParams())
     assert result.metrics["skipped"] == "train holds 1 label; a classifier needs two or more"
-    assert "logreg" not in result.metrics
+    assert "extra_trees" not in result.metrics
     assert evaluate.evaluate(only.iloc[:0], test, "hands", EvaluateParams()).metrics[
         "skipped"] == "no rows in train"
 
@@ -75,9 +76,9 @@ def test_a_label_with_one_group_gets_no_cross_validation_score(hands_split):
     m = evaluate.evaluate(train, test, "hands", EvaluateParams()).metrics
     assert m["cv_skipped"] == ("1 label with a single group (rock): grouped cross-validation "
                                "needs two or more sources or subjects per label")
-    assert "cv" not in m["logreg"]
-    assert "cv" not in m["forest"]
-    assert m["logreg"]["test"]["accuracy"] > 0.6  # the test split still scores
+    assert "cv" not in m["extra_trees"]
+    assert "cv" not in m["lda"]
+    assert m["extra_trees"]["test"]["accuracy"] > 0.6  # the test split still scores
     folds, why = evaluate.grouped_folds(train["label"].to_numpy(), train["group"].to_numpy(),
                                         5, 42)
     assert folds is None
@@ -88,5 +89,5 @@ def test_an_empty_test_split_is_not_scored(hands_split):
     train, test = hands_split
     m = evaluate.evaluate(train, test.iloc[:0], "hands", EvaluateParams()).metrics
     assert m["test_skipped"].startswith("the test split is empty")
-    assert "test" not in m["logreg"]
-    assert m["logreg"]["cv"]["folds"] == 5
+    assert "test" not in m["extra_trees"]
+    assert m["extra_trees"]["cv"]["folds"] == 5

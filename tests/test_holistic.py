@@ -334,9 +334,9 @@ def test_the_sequence_baseline_tells_the_clip_from_the_gif(extracted):
     test = pd.concat(chunks[4:8] + chunks[10:12], ignore_index=True)
     m = evaluate.evaluate_sequences(train, test, schema.HOLISTIC, EvaluateParams()).metrics
     assert (m["sequences_train"], m["sequences_test"]) == (6, 6)
-    assert m["logreg"]["cv"]["folds"] == 2  # the GIF has two groups in train
-    assert m["logreg"]["test"]["accuracy"] == 1.0
-    assert m["forest"]["test"]["recall"] == {"clip": 1.0, "gif": 1.0}
+    assert m["extra_trees"]["cv"]["folds"] == 2  # the GIF has two groups in train
+    assert m["extra_trees"]["test"]["accuracy"] == 1.0
+    assert m["lda"]["test"]["recall"] == {"clip": 1.0, "gif": 1.0}
     photos = kept[kept["label"].isin(["hand_photo", "face_photo"])]
     none = evaluate.evaluate_sequences(photos, photos.iloc[:0], schema.HOLISTIC,
                                        EvaluateParams()).metrics

@@ -359,7 +359,7 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     metrics = comment.split("### Metrics")[1].split("### Parameters")[0]
     params = comment.split("### Parameters")[1].split("<details>")[0]
     assert "| Path" in metrics
-    assert "evaluate.faces.logreg.test.accuracy" in metrics
+    assert "evaluate.faces.extra_trees.test.accuracy" in metrics
     assert "preprocess.scheme" in params
     assert "wrist_palm" in params
     assert "bbox" in params
@@ -386,6 +386,6 @@ def test_queued_sweep_runs_without_extraction(repo):
         assert "Stage 'extract' didn't change, skipping" in log
         assert "Running stage 'evaluate'" in log
     table = dvc("exp", "show", "--md", "--drop", ".*", "--keep",
-                r"Experiment|preprocess\.scheme|.*hands\.logreg\.test\.accuracy", cwd=repo).stdout
+                r"Experiment|preprocess\.scheme|.*hands\.extra_trees\.test\.accuracy", cwd=repo).stdout
     assert "wrist_maxabs" in table
-    assert "evaluate.hands.logreg.test.accuracy" in table
+    assert "evaluate.hands.extra_trees.test.accuracy" in table

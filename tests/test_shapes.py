@@ -152,10 +152,10 @@ def test_every_shape_builds_or_stops_with_one_line(shape_env, shape: Shape, over
         result_m = evaluation[m]
         train = published[m]  # labels and groups of train are a subset of these
         if "skipped" in result_m:
-            assert not any(k in result_m for k in ("logreg", "forest")), note
+            assert not any(k in result_m for k in schema.CLASSIFIERS), note
             continue
         assert train["label"].nunique() >= 2, note
-        for model in ("logreg", "forest"):
+        for model in schema.DEFAULT_CLASSIFIERS:
             if "cv" in result_m[model]:
                 groups = train.groupby("label")["group"].nunique()
                 assert groups.min() >= 2, note

@@ -59,7 +59,49 @@ def test_corrupted_table_fails_with_readable_lines(good):
     assert ("hands/landmarks column x: column_values_to_be_between {'min_value': 0.0, "
             "'max_value': 1.0}: 1 unexpected") in text
     assert "hands/landmarks column y: column_values_to_not_be_null" in text
-    assert len(lines) == 6  # the dropped column also fails its not-null expectation
+    assert len(lines) == 5  # the dropped column fails the column list only
+
+
+def test_world_coordinates_and_head_pose_are_checked_on_long_views(good, testdata_extracted):
+    """One not-null expectation per axis (or value) on a long view, not one per column."""
+    bad = good.copy()
+    bad.loc[4, "world_index_finger_tip_y"] = np.nan
+    faces, _, _ = preprocess(testdata_extracted["tables"]["faces"], "faces", PreprocessParams())
+    faces = faces.copy()
+    faces.loc[faces.index[:2], "pose_23"] = np.nan
+    report = validate({"hands": bad, "faces": faces},
+                      {"hands": ["rock"], "faces": sorted(faces["label"].unique())}, "bbox",
+                      {"hands": 1, "faces": 1})
+    assert failures(report) == [
+        "hands/world column y: column_values_to_not_be_null {}: 1 unexpected (0.24%), e.g. "
+        "[None]",
+        "faces/pose column value: column_values_to_not_be_null {}: 2 unexpected "
+        f"({200 / (16 * len(faces)):.2f}%), e.g. [None, None]"]
+    assert len(report["results"]["hands"]["world"]) == 3
+    assert len(report["results"]["faces"]["pose"]) == 1
+
+
+def test_unchanged_tables_are_read_back_from_the_memo(good, tmp_path, monkeypatch):
+    """A table validated before (same file digest, suite inputs and code) is not validated
+    again: the results come from the cache, and nothing imports Great Expectations."""
+    from landmark_datasets import validate as validate_mod
+    from landmark_datasets.cache import Cache
+
+    cache = Cache(tmp_path)
+    args = ({"hands": good}, {"hands": ["rock"]}, "bbox", {"hands": 1})
+    first = validate(*args, cache=cache, digests={"hands": "a" * 64})
+    monkeypatch.setattr(validate_mod, "_data_source", lambda: pytest.fail("validated again"))
+    assert validate(*args, cache=cache, digests={"hands": "a" * 64}) == first
+    bad = good.assign(handedness="Both")  # another file: validated, not read back
+    monkeypatch.undo()
+    other = validate({"hands": bad}, *args[1:], cache=cache, digests={"hands": "b" * 64})
+    assert not other["success"]
+    assert first["success"]
+    # another suite input (the scheme decides the ranges) misses it too
+    with monkeypatch.context() as m:
+        m.setattr(validate_mod, "_data_source", lambda: pytest.fail("validated again"))
+        with pytest.raises(pytest.fail.Exception, match="validated again"):
+            validate(*args[:2], "wrist_palm", args[3], cache=cache, digests={"hands": "a" * 64})
 
 
 def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(testdata_extracted):
