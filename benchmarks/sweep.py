@@ -1,6 +1,6 @@
 """What a normalization sweep point costs at the scale of real datasets, stage by stage.
 
-    .venv/bin/python benchmarks/sweep.py [--photos 10000] [--media DIR] [--keep DIR]
+    .venv/bin/python benchmarks/sweep.py [--photos 1000,10000] [--media DIR] [--keep DIR]
 
 Makes ``--photos`` distinct JPEG variants of the photos of MEDIA (default ../shared/testdata:
 its hands/ and faces/ labels; each variant a random crop, scale, brightness and JPEG quality of
@@ -9,19 +9,24 @@ repository with them as ``ingest.raw_dir`` and a cold cache, measures in one run
 
   - a full ``dvc repro``;
   - a no-op ``dvc repro``;
-  - a sweep point: ``preprocess.scheme`` changed (preprocess and every stage after it rerun);
+  - two sweep points: ``preprocess.scheme`` changed (the hands tables change; the faces are
+    validated and evaluated from the memo), then ``preprocess.face_scheme`` too (the faces
+    change);
   - each stage alone afterwards (``python -m stages.<name>``; extract with its cache off, so
-    it extracts again): seconds, share of the full build and of extract, and peak memory (RSS
-    of its largest process).
+    it extracts again, validate and evaluate with their memo off): seconds, share of the full
+    build and of extract, and peak memory (RSS of its largest process).
 
-and prints them as a table, with the sweep point's share of the full build, the no-op's
-seconds, and each stage against the issue's targets (evaluate <= 25% of extract; validate, split
-and report <= 5% each). ``--keep DIR`` keeps the variants there (reused when present).
+and prints them as a table per size, with each sweep point's share of the full build, the
+no-op's seconds and each stage against the issue's targets (evaluate <= 25% of extract;
+validate, split and report <= 5% each). With two sizes or more, it projects each stage's peak
+memory to a million published rows along the line through the two largest.
+``--keep DIR`` keeps the variants in DIR/<photos> (reused when present).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -78,50 +83,91 @@ def repo_copy(raw: Path) -> tuple[Path, dict]:
     return tmp, commit_copy(tmp)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=int, default=10_000)
-    parser.add_argument("--media", type=Path, default=default_media())
-    parser.add_argument("--keep", type=Path, help="keep (and reuse) the variants here")
-    args = parser.parse_args()
-    raw = args.keep or Path(tempfile.mkdtemp(prefix="bench-variants-"))
-    t = time.perf_counter()
-    if not any(raw.glob("*/*/*.jpg")):
-        make_variants(args.media, raw, args.photos)
-        print(f"made {args.photos} variants in {time.perf_counter() - t:.0f} s", flush=True)
-    n = len(list(raw.glob("*/*/*.jpg")))
+def measure(raw: Path) -> dict:
+    """One size: the full build, the no-op, the two sweep points and each stage alone."""
     tmp, env = repo_copy(raw)
     dvc = [sys.executable, "-m", "dvc"]
+    params = tmp / "params.yaml"
     try:
         full = timed([*dvc, "repro"], tmp, env)
         noop = timed([*dvc, "repro"], tmp, env)
-        params = tmp / "params.yaml"
         params.write_text(params.read_text().replace("scheme: wrist_palm", "scheme: bbox"))
-        sweep = timed([*dvc, "repro"], tmp, env)
-        # extract alone with the cache off: what extracting costs, not reading the cache
+        hand_sweep = timed([*dvc, "repro"], tmp, env)
+        params.write_text(params.read_text().replace("face_scheme: interocular",
+                                                      "face_scheme: none"))
+        face_sweep = timed([*dvc, "repro"], tmp, env)
+        # extract alone with the cache off: what extracting costs, not reading the cache;
+        # evaluate and validate alone with the memo off: what they cost on new tables
         rows = {s: timed([sys.executable, "-m", f"stages.{s}"], tmp,
-                         {**env, "LANDMARK_CACHE_DIR": "off"} if s == "extract" else env)[:2]
+                         {**env, "LANDMARK_CACHE_DIR": "off"}
+                         if s in ("extract", "validate", "evaluate") else env)[:2]
                 for s in STAGES}
-        kept = [line for line in full[2].splitlines() if line.startswith("split: ")]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not args.keep:
-            shutil.rmtree(raw, ignore_errors=True)
-    extract = rows["extract"][0]
-    print(f"\n{n} photos; {'; '.join(kept[:2])}")
-    print(f"{'run':<12}{'seconds':>9}{'% full':>8}{'% extract':>11}{'peak MB':>9}  target")
+    published = sum(int(n) for line in full[2].splitlines() if line.startswith("split: ")
+                    for n in re.findall(r"(\d+) (?:train|test)", line.split(";")[0]))
+    return {"photos": len(list(raw.glob("*/*/*.jpg"))), "rows": published, "full": full,
+            "noop": noop, "hand_sweep": hand_sweep, "face_sweep": face_sweep, "stages": rows}
+
+
+def print_size(m: dict) -> None:
+    """The per-stage table of one size, against the issue's targets."""
+    full, extract = m["full"][0], m["stages"]["extract"][0]
+    print(f"\n{m['photos']} photos, {m['rows']} published rows")
+    print(f"{'run':<22}{'seconds':>9}{'% full':>8}{'% extract':>11}{'peak MB':>9}  target")
     targets = {"evaluate": 25, "validate": 5, "split": 5, "report": 5}
-    print(f"{'full repro':<12}{full[0]:>9.1f}{100:>8.0f}{'':>11}{full[1]:>9.0f}")
-    for stage, (s, mb) in rows.items():
+    print(f"{'full repro':<22}{full:>9.1f}{100:>8.0f}{'':>11}{m['full'][1]:>9.0f}")
+    for stage, (s, mb) in m["stages"].items():
         goal = f"<= {targets[stage]}% of extract" if stage in targets else ""
         ok = "" if stage not in targets else (" ok" if 100 * s / extract <= targets[stage]
                                               else " MISSED")
-        print(f"{stage:<12}{s:>9.1f}{100 * s / full[0]:>8.1f}{100 * s / extract:>11.1f}"
+        print(f"{stage:<22}{s:>9.1f}{100 * s / full:>8.1f}{100 * s / extract:>11.1f}"
               f"{mb:>9.0f}  {goal}{ok}")
-    print(f"{'sweep point':<12}{sweep[0]:>9.1f}{100 * sweep[0] / full[0]:>8.1f}{'':>11}"
-          f"{sweep[1]:>9.0f}  <= 15% of full{' ok' if sweep[0] <= 0.15 * full[0] else ' MISSED'}")
-    print(f"{'no-op':<12}{noop[0]:>9.1f}{100 * noop[0] / full[0]:>8.1f}{'':>11}{noop[1]:>9.0f}"
-          f"  < 3 s{' ok' if noop[0] < 3 else ' MISSED'}")
+    for name, what in (("hand_sweep", "sweep: hand scheme"), ("face_sweep", "sweep: face scheme")):
+        s, mb = m[name][:2]
+        print(f"{what:<22}{s:>9.1f}{100 * s / full:>8.1f}{'':>11}{mb:>9.0f}"
+              f"  <= 15% of full{' ok' if s <= 0.15 * full else ' MISSED'}")
+    print(f"{'no-op':<22}{m['noop'][0]:>9.1f}{100 * m['noop'][0] / full:>8.1f}{'':>11}"
+          f"{m['noop'][1]:>9.0f}  < 3 s{' ok' if m['noop'][0] < 3 else ' MISSED'}")
+
+
+def print_projection(sizes: list[dict], target_rows: int = 1_000_000) -> None:
+    """Each stage's peak memory as a line through the two largest sizes, at ``target_rows``."""
+    a, b = sorted(sizes, key=lambda m: m["rows"])[-2:]
+    print(f"\npeak memory per stage: a line through {a['rows']} and {b['rows']} rows, "
+          f"projected to {target_rows:,} rows (24 GB machine)")
+    print(f"{'stage':<12}{'MB @' + str(a['rows']):>12}{'MB @' + str(b['rows']):>12}"
+          f"{'KB/row':>9}{'GB @1M':>9}")
+    for stage in STAGES:
+        ma, mb = a["stages"][stage][1], b["stages"][stage][1]
+        slope = (mb - ma) / max(1, b["rows"] - a["rows"])  # MB per row
+        at = mb + slope * (target_rows - b["rows"])
+        print(f"{stage:<12}{ma:>12.0f}{mb:>12.0f}{1024 * slope:>9.1f}{at / 1024:>9.1f}"
+              f"{'' if at < 24 * 1024 else '  over 24 GB'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", default="10000",
+                        help="photo counts, comma-separated (two or more: memory projection)")
+    parser.add_argument("--media", type=Path, default=default_media())
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the variants here")
+    args = parser.parse_args()
+    sizes = []
+    for n in (int(x) for x in args.photos.split(",")):
+        raw = (args.keep / str(n)) if args.keep else Path(tempfile.mkdtemp(prefix="bench-v-"))
+        t = time.perf_counter()
+        if not any(raw.glob("*/*/*.jpg")):
+            make_variants(args.media, raw, n)
+            print(f"made {n} variants in {time.perf_counter() - t:.0f} s", flush=True)
+        try:
+            sizes.append(measure(raw))
+        finally:
+            if not args.keep:
+                shutil.rmtree(raw, ignore_errors=True)
+        print_size(sizes[-1])
+    if len(sizes) > 1:
+        print_projection(sizes)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_datasets import cpus, executors, landmarks, models, paths, schema, storage
+from landmark_datasets import cpus, executors, landmarks, media, models, paths, schema, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.cache import key as cache_key
 from landmark_datasets.landmarks import Result, Task
@@ -45,16 +45,28 @@ TABLES = schema.MODALITIES
 
 
 def tasks_for(items: pd.DataFrame, frames: pd.DataFrame, raw_dir: Path,
-              max_pixels: int) -> list[Task]:
-    """One :class:`~.landmarks.Task` per item, in item order, with absolute paths."""
+              max_pixels: int, decode_min_side: int = 0) -> list[Task]:
+    """One :class:`~.landmarks.Task` per item, in item order, with absolute paths.
+
+    ``decode_min_side``: images are decoded at a reduced size that keeps their shorter side
+    at least this long (JPEGs only; 0: in full), see :func:`.media.reduction`.
+    """
     per_item = {k: tuple(zip(g["frame"].tolist(), g["timestamp_ms"].tolist(), strict=True))
                 for k, g in frames.groupby("item", sort=True)}
     root = raw_dir.resolve()
     return [
         Task(str(root / r["path"]), r["sha256"], r["media"], r["modality"],
-             per_item.get(r["item"], ()), int(max_pixels))
-        for r in items[["item", "path", "sha256", "media", "modality"]].to_dict("records")
+             per_item.get(r["item"], ()), int(max_pixels),
+             media.reduction(_size(r["width"]), _size(r["height"]), decode_min_side)
+             if r["media"] == "image" else 1)
+        for r in items[["item", "path", "sha256", "media", "modality", "width",
+                        "height"]].to_dict("records")
     ]
+
+
+def _size(value) -> int:
+    """A width or height of the inventory; 0 when unknown."""
+    return 0 if pd.isna(value) else int(value)
 
 
 def key_context(params: ExtractParams) -> dict[str, dict]:
@@ -78,8 +90,9 @@ def key_context(params: ExtractParams) -> dict[str, dict]:
 
 def task_key(task: Task, context: dict[str, dict]) -> str:
     """The cache key of ``task``: content, frames and context; never the path or the label."""
+    reduced = (task.reduce,) if task.reduce != 1 else ()  # full-size keys as they always were
     return cache_key(task.sha256, task.media, task.modality, task.frames, task.max_pixels,
-                     context[task.modality])
+                     *reduced, context[task.modality])
 
 
 def _chunks(tasks: list[Task], size: int) -> list[list[Task]]:
@@ -255,7 +268,7 @@ def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, ra
     cache = cache if cache is not None else Cache(None)
     workers = workers if workers is not None else params.workers
     workers = workers or cpus.available_cpus()
-    tasks = tasks_for(items, frames, raw_dir, max_pixels)
+    tasks = tasks_for(items, frames, raw_dir, max_pixels, params.decode_min_side)
     records = items[["path", "source_id", "modality", "label", "group", "width",
                      "height"]].to_dict("records")
     hits_before = cache.hits

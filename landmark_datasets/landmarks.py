@@ -68,6 +68,8 @@ class Task:
     modality: str  # "hands" or "faces"
     frames: tuple[tuple[int, int], ...]  # (frame index, timestamp_ms), ascending
     max_pixels: int
+    #: A JPEG image decoded at 1/reduce of its size (1: in full); see media.reduction.
+    reduce: int = 1
 
 
 @dataclass
@@ -262,7 +264,7 @@ def run_task(task: Task, marks: Landmarkers) -> Result:
     if task.media == "image":
         try:
             rgb = media.decode_image_bytes(_read_checked(task), task.max_pixels, rgb=True,
-                                           header_check=False)
+                                           header_check=False, reduce=task.reduce)
         except media.MediaError as err:
             return _pack(task.modality, task.frames, [str(err)], [[]])
         return _pack(task.modality, task.frames, [""], [_detect_all(

@@ -95,13 +95,31 @@ def decode_image(path: Path | str, max_pixels: int) -> np.ndarray:
     return decode_image_bytes(Path(path).read_bytes(), max_pixels)
 
 
+#: JPEG decoding at 1/2, 1/4 or 1/8 of the size, in the decoder (DCT scaling): OpenCV's flags.
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def reduction(width: int, height: int, min_side: int) -> int:
+    """The JPEG decode reduction (1, 2, 4 or 8) that keeps the shorter side >= ``min_side``.
+
+    The largest that does; 1 (full size) when ``min_side`` is 0 or the image is small.
+    """
+    if min_side <= 0 or not width or not height:
+        return 1
+    return next((f for f in (8, 4, 2) if min(width, height) // f >= min_side), 1)
+
+
 def decode_image_bytes(data: bytes, max_pixels: int, *, rgb: bool = False,
-                       header_check: bool = True) -> np.ndarray:
+                       header_check: bool = True, reduce: int = 1) -> np.ndarray:
     """:func:`decode_image` on a file's bytes (read once, e.g. to hash them too).
 
     ``rgb`` decodes straight to a C-contiguous RGB array (what MediaPipe takes). Without
     ``header_check`` the size limit is applied after decoding, not before: only for bytes whose
     header was checked already (extract re-reads files ingest checked, verified by sha256).
+    ``reduce`` (2, 4 or 8) decodes a JPEG at that fraction of its size, in the JPEG decoder:
+    a 12-megapixel photo decodes 2-4 times faster at 1/2 (see :func:`reduction`). Other
+    formats are decoded in full.
 
     Raises:
         MediaError: empty, too large (``max_pixels``) or undecodable bytes.
@@ -120,6 +138,8 @@ def decode_image_bytes(data: bytes, max_pixels: int, *, rgb: bool = False,
         image = _decode_pillow(data, rgb)
     else:
         flags = cv2.IMREAD_COLOR_RGB if rgb else cv2.IMREAD_COLOR
+        if reduce in _REDUCED and data[:2] == b"\xff\xd8":
+            flags = (_REDUCED[reduce] & ~cv2.IMREAD_COLOR) | flags
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if image is None or image.size == 0:
         raise MediaError(

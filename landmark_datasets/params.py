@@ -79,12 +79,16 @@ class DaskParams:
 class ExtractParams:
     """Landmark extraction (``extract`` section).
 
-    Only ``hands`` and ``faces`` decide the output; the rest says how to run, so dvc.yaml does
-    not declare it and changing it reruns nothing.
+    Only ``hands``, ``faces`` and ``decode_min_side`` decide the output; the rest says how to
+    run, so dvc.yaml does not declare it and changing it reruns nothing.
     """
 
     hands: HandLandmarkerParams = field(default_factory=HandLandmarkerParams)
     faces: FaceLandmarkerParams = field(default_factory=FaceLandmarkerParams)
+    #: Decode a JPEG photo at 1/2, 1/4 or 1/8 of its size (in the JPEG decoder) when its
+    #: shorter side stays at least this many pixels; 0 decodes every image in full. It
+    #: decides the landmarks (slightly: see the README), so dvc.yaml declares it.
+    decode_min_side: int = 0
     #: Worker processes (each loads the models once); 0 = one per CPU this process may use
     #: (its affinity mask and cgroup quota, not the machine's core count).
     workers: int = 0

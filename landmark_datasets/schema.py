@@ -281,12 +281,15 @@ def ledger_row(stage: str, reason: Reason, detail: str, *, path: str = "", sourc
 #: wrist_palm: in palm lengths (hands) or inter-ocular distances (faces) from the anchor.
 #: bbox: x and y in [0, 1] by construction; z in the same scale as the longer box side.
 #: wrist_maxabs: x and y in [-1, 1] by construction; z in the same scale.
+#: (z of bbox and wrist_maxabs is not bounded by construction: a hand pointing at the camera
+#: is short in x and y and long in z. 10,000 photo variants reached |z| = 3.54 under
+#: wrist_maxabs, past the [-3, 3] once expected here, so z gets the palm-length bound.)
 #: interocular, head_pose (faces): in outer-eye-corner distances from the eyes' midpoint.
 EXPECTED_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "none": {"x": (-1.0, 2.0), "y": (-1.0, 2.0), "z": (-1.0, 1.0)},
     "wrist_palm": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
-    "bbox": {"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (-3.0, 3.0)},
-    "wrist_maxabs": {"x": (-1.0, 1.0), "y": (-1.0, 1.0), "z": (-3.0, 3.0)},
+    "bbox": {"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (-8.0, 8.0)},
+    "wrist_maxabs": {"x": (-1.0, 1.0), "y": (-1.0, 1.0), "z": (-8.0, 8.0)},
     "interocular": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
     "head_pose": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
     # holistic hands in the face's frame: anywhere in the picture, in eye distances (a face

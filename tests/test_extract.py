@@ -253,6 +253,9 @@ def test_extract_params_models_code_and_frames_invalidate_the_cache(testdata, tm
     # How it runs (workers, chunk size) is not part of the key.
     run_extract(items, frames, ExtractParams(chunk_size=3), raw, tmp_path / "d", cache)
     assert len(counted_tasks) == 16
+    # A reduced decode that no photo here is large enough for changes no key.
+    run_extract(items, frames, ExtractParams(decode_min_side=720), raw, tmp_path / "d2", cache)
+    assert len(counted_tasks) == 16
 
     # Another model file or another version of the per-file code: everything misses.
     context = extract.key_context(ExtractParams())
@@ -330,3 +333,32 @@ def test_costliest_chunks_go_first_within_a_horizon_and_come_back_in_order():
     order = longest_first(costs, horizon=1000)
     ran = iter([[f"r{i}"] for i in order])  # what an executor yields: submission order
     assert [r for chunk in in_order(ran, order) for r in chunk] == [f"r{i}" for i in range(8)]
+
+
+def test_a_phone_sized_photo_decoded_reduced_keeps_its_landmarks(testdata, tmp_path,
+                                                                  counted_tasks):
+    """A 4000x3000 JPEG with ``decode_min_side: 720`` is decoded at 1/4 (1000x750): another
+    cache key, so it is extracted again, and the same hand with landmarks within 1% of the
+    image of the full decode's."""
+    import cv2
+
+    from landmark_datasets.cache import Cache
+
+    src = sorted((testdata / "hands/paper").glob("*.jpg"))[0]
+    img = cv2.imread(str(src))
+    raw = tmp_path / "raw"
+    (raw / "hands/paper").mkdir(parents=True)
+    cv2.imwrite(str(raw / "hands/paper/big.jpg"), cv2.resize(img, (4000, 3000),
+                interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    items, frames = _inventory(raw, video_fps=5)
+    assert (items["width"].iloc[0], items["height"].iloc[0]) == (4000, 3000)
+    cache = Cache(tmp_path / "cache")
+    full = run_extract(items, frames, ExtractParams(), raw, tmp_path / "a", cache)[0]["hands"]
+    reduced = run_extract(items, frames, ExtractParams(decode_min_side=720), raw,
+                          tmp_path / "b", cache)[0]["hands"]
+    assert len(counted_tasks) == 2
+    assert len(full) == len(reduced) >= 1
+    cols = list(schema.HAND_LANDMARK_COLUMNS)
+    shift = np.abs(full[cols].to_numpy() - reduced[cols].to_numpy())
+    assert 0 < shift.max() < 0.01
+    assert (full["image_width"].iloc[0], reduced["image_width"].iloc[0]) == (4000, 4000)

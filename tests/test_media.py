@@ -104,3 +104,34 @@ def test_variable_frame_rate_keeps_each_frames_real_time(tmp_path):
     # sampled at 5 fps: the first frame of each 200 ms bucket (0-200, 200-400, 600-800 ms)
     assert media.sample_frames(6, info.fps, 5.0, times=info.times) == [
         (0, 0), (2, 240), (5, 680)]
+
+
+@pytest.mark.parametrize(("size", "min_side", "factor"), [
+    ((4000, 3000), 0, 1), ((4000, 3000), 720, 4), ((4000, 3000), 1000, 2),
+    ((4000, 3000), 1500, 2), ((4000, 3000), 1501, 1), ((3000, 4000), 720, 4),
+    ((640, 480), 720, 1), ((12000, 9000), 720, 8), ((0, 0), 720, 1),
+])
+def test_reduction_keeps_the_shorter_side_at_least_min_side(size, min_side, factor):
+    assert media.reduction(*size, min_side) == factor
+
+
+def test_a_jpeg_decodes_reduced_and_other_formats_in_full():
+    import cv2
+
+    rng = np.random.default_rng(3)
+    big = cv2.resize(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8), (4000, 3000),
+                     interpolation=cv2.INTER_LINEAR)
+    jpeg = cv2.imencode(".jpg", big)[1].tobytes()
+    png = cv2.imencode(".png", big[:300, :400])[1].tobytes()
+    full = media.decode_image_bytes(jpeg, 10**9, rgb=True)
+    half = media.decode_image_bytes(jpeg, 10**9, rgb=True, reduce=2)
+    quarter = media.decode_image_bytes(jpeg, 10**9, reduce=4)
+    assert full.shape == (3000, 4000, 3)
+    assert half.shape == (1500, 2000, 3)
+    assert quarter.shape == (750, 1000, 3)
+    # the same picture: RGB at half size against the full decode shrunk by area
+    shrunk = cv2.resize(full, (2000, 1500), interpolation=cv2.INTER_AREA)
+    assert np.abs(half.astype(int) - shrunk).mean() < 2.0
+    assert np.array_equal(quarter[..., ::-1], media.decode_image_bytes(jpeg, 10**9, rgb=True,
+                                                                      reduce=4))
+    assert media.decode_image_bytes(png, 10**9, reduce=2).shape == (300, 400, 3)

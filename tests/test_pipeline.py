@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests import bad_corpus
 from tests.conftest import ROOT, SAMPLE, TESTDATA
@@ -371,21 +373,53 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     dvc("checkout", cwd=repo)
 
 
-def test_queued_sweep_runs_without_extraction(repo):
+def _built(repo) -> dict[str, str]:
+    """sha256 of every published table and of the metrics and evaluation of ``repo``."""
+    files = sorted((repo / "data/dataset").rglob("*.*")) + [repo / "reports/metrics.json",
+                                                           repo / "reports/evaluation.json"]
+    return {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_two_queued_sweep_points_run_at_once_and_equal_their_serial_builds(repo):
+    """``dvc queue start --jobs 2``: two sweep points run at the same time, sharing the
+    landmark cache and its validate and evaluate memos. Neither extracts again, and each one's
+    published tables, metrics and evaluation are byte-identical to a serial build of its params
+    with no cache at all (and DVC's run cache off)."""
     sh("git", "checkout", "--", "params.yaml", cwd=repo)
     dvc("repro", cwd=repo)
     sh("git", "add", "-A", cwd=repo)
     sh("git", "commit", "-qm", "built", "--allow-empty", cwd=repo)  # queued runs start from HEAD
-    dvc("exp", "run", "--queue", "-S", "preprocess=none,wrist_maxabs", cwd=repo)
-    dvc("queue", "start", "--jobs", "1", cwd=repo)
-    status = dvc("queue", "status", cwd=repo).stdout
-    assert status.count("Success") == 2, status
-    logs = [dvc("queue", "logs", line.split()[1], cwd=repo).stdout
-            for line in status.splitlines() if "Success" in line]
-    for log in logs:
+    points = ("none", "wrist_maxabs")
+    dvc("exp", "run", "--queue", "-S", f"preprocess={','.join(points)}", cwd=repo)
+    dvc("queue", "start", "--jobs", "2", cwd=repo)
+    deadline = time.monotonic() + 900
+    while True:  # workers run in the background
+        status = dvc("queue", "status", cwd=repo).stdout
+        if not re.search(r"\b(Queued|Running)\b", status) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    done = [line.split()[1] for line in status.splitlines() if "Success" in line]
+    assert len(done) == 2, status
+    queued = {}
+    for name in done:
+        log = dvc("queue", "logs", name, cwd=repo).stdout
         assert "Stage 'extract' didn't change, skipping" in log
         assert "Running stage 'evaluate'" in log
+        dvc("exp", "apply", name, cwd=repo)
+        scheme = yaml.safe_load((repo / "params.yaml").read_text())["preprocess"]["scheme"]
+        queued[scheme] = _built(repo)
+    assert set(queued) == set(points)
     table = dvc("exp", "show", "--md", "--drop", ".*", "--keep",
-                r"Experiment|preprocess\.scheme|.*hands\.extra_trees\.test\.accuracy", cwd=repo).stdout
+                r"Experiment|preprocess\.scheme|.*hands\.extra_trees\.test\.accuracy",
+                cwd=repo).stdout
     assert "wrist_maxabs" in table
     assert "evaluate.hands.extra_trees.test.accuracy" in table
+    off = {**ENV, "LANDMARK_CACHE_DIR": "off"}
+    for point in points:
+        sh("git", "checkout", "--", ".", cwd=repo)
+        sh(sys.executable, "-c", "import sys; from landmark_datasets.params import compose; "
+           "compose('params.yaml', sys.argv[1:])", f"preprocess={point}", cwd=repo)
+        dvc("repro", "--no-run-cache", cwd=repo, env=off)
+        assert _built(repo) == queued[point], point
+    sh("git", "checkout", "--", ".", cwd=repo)
+    dvc("checkout", cwd=repo)
