@@ -231,7 +231,15 @@ def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
         model = make_model(name, params.seed)
         result: dict = {}
         first = name == params.models[0]
-        if folds is not None:
+        why_not = cannot_fit(name, y_train)
+        if why_not:
+            out[name] = {"skipped": why_not}
+            continue
+        fold_why = folds is not None and next(
+            (w for fit_idx, _ in folds if (w := cannot_fit(name, y_train[fit_idx]))), None)
+        if fold_why:
+            result["cv_skipped"] = f"a fold's training part: {fold_why}"
+        elif folds is not None:
             pred, conf = out_of_fold(model, x_train, y_train, folds)
             result["cv"] = {"folds": len(folds), **scores(y_train, pred, labels)}
             if first:
@@ -246,6 +254,18 @@ def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
                 unseen[0][len(y_train):], unseen[1][len(y_train):] = predicted, proba.max(axis=1)
         out[name] = result
     return out, confusion, unseen
+
+
+def cannot_fit(name: str, y: np.ndarray) -> str | None:
+    """Why model ``name`` cannot learn labels ``y``, or None.
+
+    LDA estimates a covariance within the labels: it needs more rows than labels.
+    """
+    labels = len(set(y))
+    if name == "lda" and len(y) <= labels:
+        return (f"lda needs more rows than labels ({len(y)} rows, {labels} labels); add rows "
+                "or use another model")
+    return None
 
 
 def _fit(model, x: np.ndarray, y: np.ndarray):

@@ -32,6 +32,11 @@ from landmark_datasets.schema import Reason
 
 log = logging.getLogger("preprocess")
 
+#: Rows preprocessed at a time (whole sources: see :func:`.storage.parquet_runs`): memory
+#: stays flat however large the table. Every row is filtered and normalized on its own and
+#: gaps are filled within a source, so the pieces give the rows a whole table would.
+CHUNK_ROWS = 2_000
+
 
 
 def reasons(df: pd.DataFrame, modality: str, params: PreprocessParams) -> pd.DataFrame:
@@ -108,6 +113,16 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
     return kept, gone.reindex(columns=list(schema.INTERNAL_LEDGER_COLUMNS)), asdict(stats)
 
 
+
+
+def add_stats(stats: list[dict]) -> dict:
+    """Gap statistics of the pieces of a table added up (nested per part for holistic)."""
+    total: dict = {}
+    for s in stats:
+        for k, v in s.items():
+            total[k] = add_stats([total.get(k, {}), v]) if isinstance(v, dict) else \
+                total.get(k, 0) + v
+    return total
 
 
 def gap_totals(stats: dict) -> tuple[int, int]:

@@ -77,6 +77,9 @@ def _evaluation_section(ctx: dict) -> str:
                           ("review_skipped", "label review of test rows only")):
             if key in result:
                 lines.append(f"- {modality}: {what}: {result[key]}.")
+            for model in schema.CLASSIFIERS:  # what one model alone could not score
+                if key in result.get(model, {}):
+                    lines.append(f"- {modality}, {model}: {what}: {result[model][key]}.")
     return (_md_table(ctx["evaluation"]) + ("\n" + "\n".join(lines) + "\n" if lines else "")
             + ("\n" + _figure(ctx, "confusion", "confusion matrices")
                if ctx["figures"].get("confusion") else ""))

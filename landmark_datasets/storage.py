@@ -147,6 +147,78 @@ def write_parquet(df: pd.DataFrame, path: Path | str) -> None:
         df.to_parquet(tmp, index=False, compression="zstd")
 
 
+class ParquetAppender:
+    """A Parquet file written a piece at a time (one row group each), atomically.
+
+    ``with ParquetAppender(path) as out: out.write(df)...``: the file replaces ``path`` when
+    the block ends without an error. Every piece gets the first one's schema.
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.rows = 0
+        self._writer = self._schema = self._empty = None
+
+    def __enter__(self) -> ParquetAppender:
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+        return self
+
+    def write(self, df: pd.DataFrame) -> None:
+        """Append ``df``'s rows."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None and not len(df):  # an empty piece sets no schema: kept, in
+            self._empty = df                       # case no piece has rows
+            return
+        table = pa.Table.from_pandas(df, schema=self._schema, preserve_index=False)
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._tmp, self._schema, compression="zstd")
+        self._writer.write_table(table)
+        self.rows += len(df)
+
+    def __exit__(self, *exc) -> bool | None:
+        if self._writer is None and self._empty is not None and exc[0] is None:
+            self._empty.to_parquet(self._tmp, index=False, compression="zstd")
+        if self._writer is not None:
+            self._writer.close()
+        return self._atomic.__exit__(*exc)
+
+
+def parquet_runs(path: Path | str, rows: int, key: str = "source_id") -> Iterator[pd.DataFrame]:
+    """The Parquet table at ``path`` in pieces of about ``rows`` rows, cut between sources.
+
+    Pieces are cut between runs of ``key``, so all the rows of a source are in one piece.
+    A table in which a value of ``key`` comes back after another is read whole, as one piece;
+    an empty one is one empty piece. Reading a piece at a time keeps memory flat in the
+    table's size.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    keys = pq.read_table(path, columns=[key]).column(key).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    if not len(keys) or len(set(keys[np.r_[0, starts]])) != len(starts) + 1:
+        yield read_table(path)
+        return
+    carry = None
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+        df = pa.Table.from_batches([batch]).to_pandas()
+        if carry is not None:
+            df = pd.concat([carry, df], ignore_index=True)
+        ks = df[key].to_numpy()
+        cut = int(np.flatnonzero(ks != ks[-1])[-1]) + 1 if (ks != ks[-1]).any() else 0
+        if cut:
+            yield df.iloc[:cut].reset_index(drop=True)
+        carry = df.iloc[cut:].reset_index(drop=True)
+    if carry is not None and len(carry):
+        yield carry
+
+
 def read_table(path: Path | str) -> pd.DataFrame:
     """Read a CSV or Parquet table written by :func:`write_csv` / :func:`write_parquet`.
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pandas as pd
 
 from landmark_datasets import holistic, inventory, paths, schema, storage
-from landmark_datasets.preprocess import gap_totals, log, preprocess
+from landmark_datasets.preprocess import CHUNK_ROWS, add_stats, gap_totals, log, preprocess
 
 
 def main() -> None:
@@ -39,15 +39,21 @@ def main() -> None:
                schema.HOLISTIC: f"hands {hands_in}, face {params.face_scheme}, keep "
                                 f"{params.holistic_keep}"}
     for modality in schema.MODALITIES:
-        df = storage.read_table(paths.EXTRACT / f"{modality}.parquet")
-        if modality == schema.HOLISTIC:  # per part: see landmark_datasets/holistic.py
-            kept, gone, filled[modality] = holistic.preprocess_holistic(df, params, videos)
-        else:
-            kept, gone, filled[modality] = preprocess(df, modality, params, videos)
-        storage.write_parquet(kept, paths.PREPROCESS / f"{modality}.parquet")
+        pieces, stats = [], []
+        with storage.ParquetAppender(paths.PREPROCESS / f"{modality}.parquet") as out:
+            for df in storage.parquet_runs(paths.EXTRACT / f"{modality}.parquet", CHUNK_ROWS):
+                if modality == schema.HOLISTIC:  # per part: see landmark_datasets/holistic.py
+                    kept, gone, filled_here = holistic.preprocess_holistic(df, params, videos)
+                else:
+                    kept, gone, filled_here = preprocess(df, modality, params, videos)
+                out.write(kept)
+                pieces.append(gone)
+                stats.append(filled_here)
+        gone = pd.concat(pieces, ignore_index=True)
+        filled[modality] = add_stats(stats)
         ledgers.append(gone)
         counts = gone["reason"].value_counts().to_dict()
-        log.info("%s: %d kept, %d rejected %s (scheme %s)", modality, len(kept), len(gone),
+        log.info("%s: %d kept, %d rejected %s (scheme %s)", modality, out.rows, len(gone),
                  counts or "", schemes[modality])
     ledger = pd.concat(ledgers, ignore_index=True)
     storage.write_csv(ledger, paths.PREPROCESS_LEDGER)

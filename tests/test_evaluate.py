@@ -91,3 +91,19 @@ def test_an_empty_test_split_is_not_scored(hands_split):
     assert m["test_skipped"].startswith("the test split is empty")
     assert "test" not in m["extra_trees"]
     assert m["extra_trees"]["cv"]["folds"] == 5
+
+
+def test_lda_with_no_more_rows_than_labels_says_why(hands_split):
+    """LDA needs more rows than labels (a covariance within them): with one row per label it
+    is not fitted, and says why; the trees still score."""
+    train, test = hands_split
+    one_each = train.groupby("label").head(1)
+    m = evaluate.evaluate(one_each, test, "hands", EvaluateParams()).metrics
+    assert m["lda"] == {"skipped": "lda needs more rows than labels (4 rows, 4 labels); add "
+                                   "rows or use another model"}
+    assert set(m["extra_trees"]["test"]) == {"accuracy", "macro_f1", "recall"}
+    two_each = train.groupby("label").head(2).assign(group=lambda d: d["source_id"])
+    m = evaluate.evaluate(two_each, test, "hands", EvaluateParams(cv_folds=2)).metrics
+    assert m["lda"]["cv_skipped"].startswith("a fold's training part: lda needs more rows")
+    assert "test" in m["lda"]
+    assert m["extra_trees"]["cv"]["folds"] == 2

@@ -80,7 +80,8 @@ def test_report_declares_every_param_that_shapes_the_dataset_and_no_run_only_key
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     declared = set(stages["report"]["params"])
     sections = set(yaml.safe_load((ROOT / "params.yaml").read_text()))
-    expected = (sections - {"extract"}) | {"extract.hands", "extract.faces"}
+    expected = (sections - {"extract"}) | {"extract.hands", "extract.faces",
+                                           "extract.decode_min_side"}
     assert declared == expected
     run_only = set(params_mod.RUN_ONLY_KEYS)
     for name, stage in stages.items():

@@ -62,3 +62,34 @@ def test_output_within_the_schema_ranges(scheme):
         lo, hi = schema.EXPECTED_RANGES[scheme][axis]
         assert lo <= pts[..., i].min()
         assert pts[..., i].max() <= hi + 1e-12
+
+
+def test_pieces_of_whole_sources_give_the_rows_of_the_whole_table(testdata_extracted, tmp_path):
+    """The stage preprocesses a table a piece at a time (memory flat in its size): pieces cut
+    between sources, whose rows together are the whole table's, ledger and gap counts too."""
+    from landmark_datasets import inventory, storage
+    from landmark_datasets.preprocess import add_stats
+
+    df = testdata_extracted["tables"]["faces"]
+    path = tmp_path / "faces.parquet"
+    storage.write_parquet(df, path)
+    pieces = list(storage.parquet_runs(path, 7))
+    assert len(pieces) >= len(df) // 7
+    sources = [set(p["source_id"]) for p in pieces]
+    assert sum(map(len, sources)) == len(set().union(*sources))  # no source in two pieces
+    pd.testing.assert_frame_equal(pd.concat(pieces, ignore_index=True), storage.read_table(path))
+    videos = inventory.video_frames(testdata_extracted["items"], testdata_extracted["frames"])
+    params = PreprocessParams(face_scheme="head_pose")
+    whole = preprocess(df, "faces", params, videos)
+    parts = [preprocess(p, "faces", params, videos) for p in pieces]
+    key = list(schema.KEY_COLUMNS)
+    pd.testing.assert_frame_equal(
+        pd.concat([k for k, _, _ in parts], ignore_index=True).sort_values(key)
+        .reset_index(drop=True), whole[0].sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(pd.concat([g for _, g, _ in parts], ignore_index=True),
+                                  whole[1].reset_index(drop=True))
+    assert add_stats([s for _, _, s in parts]) == whole[2]
+    # a source that comes back after another: the table is one piece
+    back = pd.concat([df, df.iloc[:1]], ignore_index=True)
+    storage.write_parquet(back, path)
+    assert [len(p) for p in storage.parquet_runs(path, 7)] == [len(back)]
