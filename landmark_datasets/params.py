@@ -86,9 +86,10 @@ class ExtractParams:
     hands: HandLandmarkerParams = field(default_factory=HandLandmarkerParams)
     faces: FaceLandmarkerParams = field(default_factory=FaceLandmarkerParams)
     #: Decode a JPEG photo at 1/2, 1/4 or 1/8 of its size (in the JPEG decoder) when its
-    #: shorter side stays at least this many pixels; 0 decodes every image in full. It
-    #: decides the landmarks (slightly: see the README), so dvc.yaml declares it.
-    decode_min_side: int = 0
+    #: shorter side stays at least this many pixels; 0 decodes every image in full. The
+    #: default halves photos of 8 megapixels and more (phones) and no smaller one. It decides
+    #: the landmarks (slightly: see the README), so dvc.yaml declares it.
+    decode_min_side: int = 1080
     #: Worker processes (each loads the models once); 0 = one per CPU this process may use
     #: (its affinity mask and cgroup quota, not the machine's core count).
     workers: int = 0

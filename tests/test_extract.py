@@ -254,7 +254,7 @@ def test_extract_params_models_code_and_frames_invalidate_the_cache(testdata, tm
     run_extract(items, frames, ExtractParams(chunk_size=3), raw, tmp_path / "d", cache)
     assert len(counted_tasks) == 16
     # A reduced decode that no photo here is large enough for changes no key.
-    run_extract(items, frames, ExtractParams(decode_min_side=720), raw, tmp_path / "d2", cache)
+    run_extract(items, frames, ExtractParams(decode_min_side=0), raw, tmp_path / "d2", cache)
     assert len(counted_tasks) == 16
 
     # Another model file or another version of the per-file code: everything misses.
@@ -353,7 +353,8 @@ def test_a_phone_sized_photo_decoded_reduced_keeps_its_landmarks(testdata, tmp_p
     items, frames = _inventory(raw, video_fps=5)
     assert (items["width"].iloc[0], items["height"].iloc[0]) == (4000, 3000)
     cache = Cache(tmp_path / "cache")
-    full = run_extract(items, frames, ExtractParams(), raw, tmp_path / "a", cache)[0]["hands"]
+    full = run_extract(items, frames, ExtractParams(decode_min_side=0), raw, tmp_path / "a",
+                       cache)[0]["hands"]
     reduced = run_extract(items, frames, ExtractParams(decode_min_side=720), raw,
                           tmp_path / "b", cache)[0]["hands"]
     assert len(counted_tasks) == 2
