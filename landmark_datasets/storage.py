@@ -197,7 +197,6 @@ def parquet_runs(path: Path | str, rows: int, key: str = "source_id") -> Iterato
     """
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     keys = pq.read_table(path, columns=[key]).column(key).to_numpy(zero_copy_only=False)
@@ -206,8 +205,8 @@ def parquet_runs(path: Path | str, rows: int, key: str = "source_id") -> Iterato
         yield read_table(path)
         return
     carry = None
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-        df = pa.Table.from_batches([batch]).to_pandas()
+    file = pq.ParquetFile(path)
+    for df in _row_group_runs(file, rows):
         if carry is not None:
             df = pd.concat([carry, df], ignore_index=True)
         ks = df[key].to_numpy()
@@ -217,6 +216,21 @@ def parquet_runs(path: Path | str, rows: int, key: str = "source_id") -> Iterato
         carry = df.iloc[cut:].reset_index(drop=True)
     if carry is not None and len(carry):
         yield carry
+
+
+def _row_group_runs(file, rows: int) -> Iterator[pd.DataFrame]:
+    """Consecutive row groups of ``file`` read together, about ``rows`` rows at a time.
+
+    Row groups are read one call each (``iter_batches`` kept its buffers until the end: its
+    memory grew with the file).
+    """
+    group, n = [], 0
+    for i in range(file.metadata.num_row_groups):
+        group.append(i)
+        n += file.metadata.row_group(i).num_rows
+        if n >= rows or i == file.metadata.num_row_groups - 1:
+            yield file.read_row_groups(group).to_pandas()
+            group, n = [], 0
 
 
 def read_table(path: Path | str) -> pd.DataFrame:
