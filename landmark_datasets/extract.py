@@ -33,8 +33,11 @@ log = logging.getLogger("extract")
 
 OUT_DIR = paths.EXTRACT
 CACHE_NAMESPACE = "extract"
-#: Rows per Parquet row group: fixed, so the file's layout never depends on timing.
-ROW_GROUP_ROWS = {"hands": 4096, "faces": 512, schema.HOLISTIC: 512}
+#: Rows per Parquet row group: fixed, so the file's layout never depends on timing. Not
+#: fewer for the wide tables: every row group carries metadata for each of their 1,500
+#: columns, and reading even one column of 40,000 faces rows in groups of 512 took 160 MB of
+#: it (4096: 90 MB); a group of 4096 faces rows is about 50 MB while it fills.
+ROW_GROUP_ROWS = {"hands": 4096, "faces": 4096, schema.HOLISTIC: 4096}
 #: Chunks are submitted costliest first within blocks of this many frames (see
 #: :func:`.executors.longest_first`): the results waiting for their turn stay within
 #: about a block (a holistic frame's result is about 7 kB).

@@ -35,7 +35,7 @@ log = logging.getLogger("preprocess")
 #: Rows preprocessed at a time (whole sources: see :func:`.storage.parquet_runs`): memory
 #: stays flat however large the table. Every row is filtered and normalized on its own and
 #: gaps are filled within a source, so the pieces give the rows a whole table would.
-CHUNK_ROWS = 2_000
+CHUNK_ROWS = 4096
 
 
 
