@@ -216,8 +216,8 @@ def context(tables: dict[str, pd.DataFrame], items: pd.DataFrame, frames: pd.Dat
     return {
         "evaluation": evaluation_table(evaluation), "evaluation_raw": evaluation,
         "review": review, "review_count": len(review), "gaps": gaps,
-        "neutralized": sum(str(label).startswith("'") and str(label)[1:].startswith(
-            schema.FORMULA_PREFIXES) for label in labels),
+        # labels the CSVs neutralize (the tables read here are the Parquet, with true text)
+        "neutralized": sum(str(label).startswith(schema.FORMULA_PREFIXES) for label in labels),
         "scheme": describe_preprocessing(params.preprocess),
         "validation": validation,
         "balance": class_balance(tables),
