@@ -3,9 +3,9 @@
 Entry point: ``stages/evaluate.py`` (reads params, calls these functions, writes outputs).
 
 Features are the published landmark columns (and blendshapes for faces): exactly what a user
-of the dataset trains on. Two models by default: linear discriminant analysis (linear) and
-extremely randomized trees (non-linear; seeded tree by tree, so the result does not depend on
-how many CPUs build them); logistic regression and a random forest on request (see
+of the dataset trains on. Two models by default: extremely randomized trees (non-linear;
+seeded tree by tree, so the result does not depend on how many CPUs build them) and linear
+discriminant analysis (linear); logistic regression and a random forest on request (see
 :func:`make_model`). The metrics are deterministic.
 Cross-validation is grouped (no source or subject on both sides of a fold) and stratified.
 
@@ -27,6 +27,7 @@ candidate for manual review.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
@@ -356,8 +357,9 @@ def summary(metrics: dict, models: list[str]) -> str:
 MEMO = "evaluate"
 
 
+@functools.cache
 def code_digest() -> str:
-    """sha256 of what decides an evaluation besides its inputs.
+    """sha256 of what decides an evaluation besides its inputs (read once per process).
 
     This module's and the schema's source and the versions of scikit-learn, numpy and scipy.
     """

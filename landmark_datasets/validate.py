@@ -17,6 +17,7 @@ expectations instead of thousands, so validation stays fast on large tables.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
@@ -205,8 +206,11 @@ def _data_source():
     return ctx.data_sources.add_pandas("landmarks")
 
 
+@functools.cache
 def code_digest() -> str:
     """sha256 of what decides a table's results besides its data and the suite's inputs.
+
+    Read once per process.
 
     This module's source, the schema's and the views' and the Great Expectations version.
     """
