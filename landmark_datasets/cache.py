@@ -61,8 +61,15 @@ class Cache:
 
     @classmethod
     def from_env(cls) -> Cache:
-        """The cache at :func:`default_root`."""
-        return cls(default_root())
+        """The cache at :func:`default_root`, without what killed processes left in ``tmp/``.
+
+        Swept here, not only before a first write: a run that reads every entry it needs (the
+        memos of an unchanged table) writes none.
+        """
+        cache = cls(default_root())
+        if cache.root is not None:
+            storage.sweep_stale_temps(cache.root / "tmp")
+        return cache
 
     @property
     def enabled(self) -> bool:
