@@ -69,18 +69,23 @@ def _text(series: pd.Series, alone: bool):
                      for v in series.to_numpy(object)], pa.string())
 
 
-def write(df: pd.DataFrame, f: IO[bytes], float_format: str) -> None:
-    r"""Write ``df`` to the binary file ``f`` as CSV: header, no index, ``\n`` line ends."""
+def write(df: pd.DataFrame, f: IO[bytes], float_format: str, header: bool = True) -> None:
+    r"""Write ``df`` to the binary file ``f`` as CSV: header, no index, ``\n`` line ends.
+
+    ``header=False`` writes the rows only: a later piece of the same table.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     fixed = FIXED.fullmatch(float_format)
     if fixed is None or df.columns.duplicated().any():
-        f.write(df.to_csv(index=False, float_format=float_format, lineterminator="\n").encode())
+        f.write(df.to_csv(index=False, header=header, float_format=float_format,
+                          lineterminator="\n").encode())
         return
     decimals = int(fixed.group(1))
     alone = len(df.columns) == 1
-    f.write((",".join(_quote(str(c), alone) for c in df.columns) + "\n").encode())
+    if header:
+        f.write((",".join(_quote(str(c), alone) for c in df.columns) + "\n").encode())
     floats = [c for c, t in df.dtypes.items() if t.kind == "f"]
     rows_per_chunk = max(1, CHUNK_CELLS // max(1, len(df.columns)))
     for start in range(0, len(df), rows_per_chunk):

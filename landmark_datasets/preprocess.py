@@ -100,9 +100,10 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
     else:
         pose = kept[list(schema.POSE_COLUMNS)].to_numpy(dtype=np.float64).reshape(len(kept), 4, 4)
         normed = normalize_face(pts, params.face_scheme, width, height, pose)
-    kept = kept.copy()
     block = list(schema.landmark_block(modality))
-    kept[block] = normed.reshape(len(kept), len(block))
+    # one new block, not 1,434 column assignments (pandas sets those one at a time)
+    kept = pd.concat([kept.drop(columns=block), pd.DataFrame(
+        normed.reshape(len(kept), len(block)), columns=block, index=kept.index)], axis=1)
     published = schema.published_columns(modality, params.privacy, params.velocities)
     if set(schema.velocity_columns(modality)) <= set(published):
         kept = gaps.velocities(kept, modality)

@@ -62,14 +62,55 @@ def check_leakage(train: pd.DataFrame, test: pd.DataFrame, modality: str) -> Non
         )
 
 
+def order(keys: pd.DataFrame, modality: str, test_size: float, seed: int
+          ) -> dict[str, np.ndarray]:
+    """``{"train": rows, "test": rows}``: positions in ``keys`` per side, in key order.
+
+    ``keys`` holds the table's key columns, ``label`` and ``group``: enough to split a table
+    that is then published a piece at a time (:func:`pieces`).
+    """
+    positions = keys.sort_values(list(schema.KEY_COLUMNS), kind="stable").index.to_numpy()
+    ordered = keys.iloc[positions].reset_index(drop=True)
+    sides = assign(ordered, test_size, seed) if len(keys) else np.zeros(0, dtype=object)
+    out = {s: positions[sides == s] for s in ("train", "test")}
+    check_leakage(*(ordered.loc[sides == s, ["group"]] for s in ("train", "test")), modality)
+    return out
+
+
 def split(df: pd.DataFrame, modality: str, test_size: float, seed: int
           ) -> dict[str, pd.DataFrame]:
     """``{"train": ..., "test": ...}`` for one modality, rows sorted by key."""
-    df = df.sort_values(list(schema.KEY_COLUMNS), kind="stable").reset_index(drop=True)
-    sides = assign(df, test_size, seed) if len(df) else np.zeros(0, dtype=object)
-    out = {s: df.loc[sides == s].reset_index(drop=True) for s in ("train", "test")}
-    check_leakage(out["train"], out["test"], modality)
-    return out
+    df = df.reset_index(drop=True)
+    return {s: df.iloc[rows].reset_index(drop=True)
+            for s, rows in order(df, modality, test_size, seed).items()}
+
+
+#: Rows per published piece: the published Parquet's row group, and what split holds in
+#: pandas at a time.
+PIECE_ROWS = 4096
+
+
+def pieces(path, modality: str, test_size: float, seed: int, rows: int = PIECE_ROWS):
+    """The Parquet table at ``path`` split: ``({side: iterator of pieces}, groups per side)``.
+
+    Each side's rows come in key order, ``rows`` at a time, as :func:`split` would give them.
+    The table is held once, in Arrow's columnar memory; pandas sees only a piece at a time
+    (sorting and splitting a whole wide table in pandas took several copies of it).
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    keys = table.select([*schema.KEY_COLUMNS, "label", "group"]).to_pandas()
+    sides = order(keys, modality, test_size, seed)
+
+    def side_pieces(positions: np.ndarray):
+        if not len(positions):
+            yield table.slice(0, 0).to_pandas()
+        for start in range(0, len(positions), rows):
+            yield table.take(positions[start:start + rows]).to_pandas()
+
+    groups = {s: int(keys["group"].iloc[p].nunique()) for s, p in sides.items()}
+    return {s: side_pieces(p) for s, p in sides.items()}, groups
 
 
 def public_ledger(paths=LEDGERS) -> pd.DataFrame:

@@ -33,6 +33,10 @@ log = logging.getLogger("validate")
 REPORT = paths.VALIDATION
 #: The namespace of validated tables in the landmark cache.
 MEMO = "validate"
+#: Wide rows per piece of the long views: one Great Expectations batch each (16,384 faces rows
+#: are 7.8 million landmark rows), so validating a table holds a piece of its long views at a
+#: time, not all of them.
+VIEW_ROWS = 16384
 
 
 class ValidationError(UserError):
@@ -148,7 +152,7 @@ def holistic_views(df: pd.DataFrame, privacy: str = "raw_mesh") -> dict[str, pd.
 
 def views(df: pd.DataFrame, modality: str) -> dict[str, pd.DataFrame]:
     """The wide table and its long views (one row per landmark; one per blendshape score)."""
-    out = {"wide": df}
+    out: dict[str, pd.DataFrame] = {"wide": df}
     k = schema.n_landmarks(modality)
     if schema.landmark_block(modality)[0] in df.columns:
         pts = landmark_array(df, modality) if len(df) else np.zeros((0, k, 3))
@@ -189,6 +193,9 @@ def _describe(result) -> dict:
         "unexpected_percent": r.get("unexpected_percent"),
         "examples": [None if isinstance(v, float) and v != v else v
                      for v in (r.get("partial_unexpected_list") or [])[:5]],
+        "_counted": (r.get("element_count") or 0) - (
+            0 if cfg.type == "expect_column_values_to_not_be_null"
+            else r.get("missing_count") or 0),
         "observed_value": r.get("observed_value") if not isinstance(
             r.get("observed_value"), list) or len(r.get("observed_value")) < 50 else "(long)",
     }
@@ -223,13 +230,25 @@ def code_digest() -> str:
                          libraries=("great-expectations", "pandas", "numpy"))
 
 
-def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], scheme: str,
+def _rows(table) -> int:
+    """The rows of a DataFrame or of the Parquet file at a path (from its footer)."""
+    if isinstance(table, pd.DataFrame):
+        return len(table)
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(table).metadata.num_rows
+
+
+def validate(tables: dict, labels: dict[str, list[str]], scheme: str,
              min_rows: dict[str, int], face_scheme: str = "interocular",
              privacy: str = "raw_mesh", velocities: bool = False,
              inputs: dict[str, int] | None = None, holistic_hands: str = "own",
-             cache: Cache | None = None, digests: dict[str, str] | None = None) -> dict:
+             cache: Cache | None = None, digests: dict[str, str] | None = None,
+             rows: int = VIEW_ROWS) -> dict:
     """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
 
+    ``tables``: per modality a DataFrame, or the path of its Parquet file, read only if its
+    results are not in the memo, and then a piece at a time (:func:`_validate_table`).
     ``min_rows``: the smallest row count per modality (missing: 0). ``inputs``: how many input
     items each modality had (recorded beside the row counts, under ``tables``).
 
@@ -241,7 +260,7 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
     out: dict = {"success": True, "scheme": scheme, "results": {}, "tables": {}}
     source = None
     for modality, df in tables.items():
-        out["tables"][modality] = {"rows": len(df), "inputs": (inputs or {}).get(modality),
+        out["tables"][modality] = {"rows": _rows(df), "inputs": (inputs or {}).get(modality),
                                    "min_rows": min_rows.get(modality, 0)}
         suite_args = (labels.get(modality, []), scheme, face_scheme, min_rows.get(modality, 0),
                       privacy, velocities, holistic_hands)
@@ -253,7 +272,7 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
         found = cache.get_json(MEMO, k) if k else None
         if found is None:
             source = source if source is not None else _data_source()
-            found = _validate_table(source, modality, df, *suite_args)
+            found = _validate_table(source, modality, df, *suite_args, rows=rows)
             if k:
                 cache.put_json(MEMO, k, found)
         out["results"][modality] = found["results"]
@@ -261,31 +280,128 @@ def validate(tables: dict[str, pd.DataFrame], labels: dict[str, list[str]], sche
     return out
 
 
-def _validate_table(source, modality: str, df: pd.DataFrame, labels: list[str], scheme: str,
-                    face_scheme: str, min_rows: int, privacy: str, velocities: bool,
-                    holistic_hands: str) -> dict:
-    """One table's suites run: ``{"success": bool, "results": {view: [...]}}``."""
-    import great_expectations as gx
+def _wide_columns(suite: list) -> list[str]:
+    """The columns the wide expectations other than the column list read."""
+    cols: list[str] = []
+    for e in suite:
+        named = [e.column] if getattr(e, "column", None) else list(
+            getattr(e, "column_list", None) or [])
+        if e.expectation_type != "expect_table_columns_to_match_ordered_list":
+            cols += [c for c in named if c not in cols]
+    return cols
 
+
+def _table_pieces(table, rows: int):
+    """``table`` (a DataFrame, or the path of a Parquet file) a piece of ``rows`` at a time."""
+    if isinstance(table, pd.DataFrame):
+        for start in range(0, max(len(table), 1), rows):
+            yield table.iloc[start:start + rows]
+        return
+    import pyarrow.parquet as pq
+
+    from landmark_datasets.storage import _row_group_runs
+
+    file = pq.ParquetFile(table)
+    if not file.metadata.num_rows:
+        yield file.schema_arrow.empty_table().to_pandas()
+        return
+    yield from _row_group_runs(file, rows)
+
+
+def _narrow(table, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The whole of ``table``'s ``columns`` that it has, and all its column names."""
+    if isinstance(table, pd.DataFrame):
+        return table[[c for c in columns if c in table.columns]], list(table.columns)
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(table).names
+    return pd.read_parquet(table, columns=[c for c in columns if c in names]), names
+
+
+def _validate_table(source, modality: str, table, labels: list[str], scheme: str,
+                    face_scheme: str, min_rows: int, privacy: str, velocities: bool,
+                    holistic_hands: str, rows: int = VIEW_ROWS) -> dict:
+    """One table's suites run: ``{"success": bool, "results": {view: [...]}}``.
+
+    ``table``: a DataFrame or the path of its Parquet file. The wide expectations see the
+    columns they check, whole (uniqueness and row counts are about the whole table); the
+    column list is checked on the header. The long views are built and validated ``rows``
+    wide rows at a time, and each expectation's results over the pieces added up
+    (:func:`_merge`): the same results as one batch, in memory that does not grow with the
+    table.
+    """
     if modality == schema.HOLISTIC:
         suites = holistic_expectations(labels, scheme if holistic_hands == "own"
                                        else "face_frame", face_scheme, min_rows, privacy,
                                        velocities)
-        frames = holistic_views(df, privacy)
     else:
         suites = expectations(modality, labels, scheme if modality == "hands" else face_scheme,
                               min_rows, privacy, velocities)
-        frames = views(df, modality)
     out: dict = {"success": True, "results": {}}
-    for view_name, frame in frames.items():
-        name = f"{modality}_{view_name}"
-        batch_def = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-        suite = gx.ExpectationSuite(name=name, expectations=suites[view_name])
-        batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(suite, result_format="SUMMARY")
-        out["results"][view_name] = [_describe(r) for r in result.results]
-        out["success"] &= bool(result.success)
+    wide = suites["wide"]
+    narrow, names = _narrow(table, _wide_columns(wide))
+    is_header = [e.expectation_type == "expect_table_columns_to_match_ordered_list"
+                 for e in wide]
+    header = iter(_run(source, f"{modality}_columns",
+                       [e for e, h in zip(wide, is_header, strict=True) if h],
+                       pd.DataFrame(columns=names)))
+    rest = iter(_run(source, f"{modality}_wide",
+                     [e for e, h in zip(wide, is_header, strict=True) if not h], narrow))
+    out["results"]["wide"] = _merge([[next(header) if h else next(rest) for h in is_header]])
+    del narrow
+    pieces: dict[str, list[list[dict]]] = {}
+    for piece in _table_pieces(table, rows):
+        long = holistic_views(piece, privacy) if modality == schema.HOLISTIC else \
+            views(piece, modality)
+        for view_name, frame in long.items():
+            if view_name != "wide":
+                pieces.setdefault(view_name, []).append(
+                    _run(source, f"{modality}_{view_name}", suites[view_name], frame))
+    for view_name, results in pieces.items():
+        out["results"][view_name] = _merge(results)
+    for results in out["results"].values():
+        out["success"] &= all(r["success"] for r in results)
     return out
+
+
+def _run(source, name: str, expectations: list, frame: pd.DataFrame) -> list[dict]:
+    """``expectations`` on ``frame``, described (:func:`_describe`) in the suite's order."""
+    import great_expectations as gx
+
+    if not expectations:
+        return []
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name)
+    batch_def = (asset.batch_definitions[0] if asset.batch_definitions else
+                 asset.add_batch_definition_whole_dataframe(name))
+    suite = gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations])
+    batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format="SUMMARY")
+    return [_describe(r) for r in result.results]
+
+
+def _merge(pieces: list[list[dict]]) -> list[dict]:
+    """Per expectation, the results of its column checks on the pieces of one view, added up.
+
+    Counts add; the unexpected share is over the values each piece's check counted (every
+    value for not-null, the non-missing ones otherwise); examples are the first five.
+    """
+    if len(pieces) == 1:
+        return [{k: v for k, v in r.items() if not k.startswith("_")} for r in pieces[0]]
+    merged = []
+    for results in zip(*pieces, strict=True):
+        first = results[0]
+        unexpected = sum(r["unexpected_count"] or 0 for r in results)
+        counted = sum(r["_counted"] or 0 for r in results)
+        merged.append({k: v for k, v in first.items() if not k.startswith("_")} | {
+            "success": all(r["success"] for r in results),
+            "unexpected_count": unexpected,
+            "unexpected_percent": 100 * unexpected / counted if counted else 0.0,
+            "examples": [x for r in results for x in r["examples"]][:5],
+        })
+    return merged
 
 
 def failures(report: dict) -> list[str]:

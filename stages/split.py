@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 
 from landmark_datasets import UserError, paths, schema, storage
-from landmark_datasets.split import log, public_ledger, split
+from landmark_datasets.split import log, pieces, public_ledger
 
 
 def publish(df, csv, float_format: str) -> None:
@@ -25,12 +25,23 @@ def publish(df, csv, float_format: str) -> None:
 
     The Parquet floats are the CSV's, rounded as it prints them; its text is the true text.
     """
-    storage.write_csv(schema.neutralize_table(df), csv, float_format)
-    storage.write_parquet(storage.rounded(df, float_format), csv.with_suffix(".parquet"))
+    publish_pieces([df], csv, float_format)
+
+
+def publish_pieces(pieces, csv, float_format: str, arrow_schema=None) -> int:
+    """:func:`publish` for a table that comes a piece at a time; return its rows."""
+    with storage.CsvAppender(csv, float_format) as text, \
+            storage.ParquetAppender(csv.with_suffix(".parquet"), arrow_schema) as typed:
+        for piece in pieces:
+            text.write(schema.neutralize_table(piece))
+            typed.write(storage.rounded(piece, float_format))
+    return text.rows
 
 
 def main() -> None:
     """Entry point of the ``split`` stage."""
+    import pyarrow.parquet as pq
+
     from landmark_datasets import params as params_mod
 
     storage.setup_logging()
@@ -39,13 +50,14 @@ def main() -> None:
         raise UserError(f"{paths.VALIDATION}: validation failed; fix what it lists and run "
                         "the validate stage again")
     for modality in schema.MODALITIES:
-        df = storage.read_table(paths.PREPROCESS / f"{modality}.parquet")
-        parts = split(df, modality, params.split.test_size, params.split.seed)
-        for side, part in parts.items():
-            publish(part, paths.table(modality, side), params.preprocess.float_format)
-        log.info("%s: %d train, %d test rows; %d + %d groups", modality, len(parts["train"]),
-                 len(parts["test"]), parts["train"]["group"].nunique(),
-                 parts["test"]["group"].nunique())
+        source = paths.PREPROCESS / f"{modality}.parquet"
+        sides, groups = pieces(source, modality, params.split.test_size, params.split.seed)
+        rows = {side: publish_pieces(it, paths.table(modality, side),
+                                     params.preprocess.float_format,
+                                     pq.read_schema(source))
+                for side, it in sides.items()}
+        log.info("%s: %d train, %d test rows; %d + %d groups", modality, rows["train"],
+                 rows["test"], groups["train"], groups["test"])
     ledger = public_ledger()
     publish(ledger, paths.DATASET / "ledger.csv", params.preprocess.float_format)
     log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())

@@ -26,12 +26,11 @@ def main() -> None:
     params = params_mod.load()
     items = inventory.read_items()
     files = {m: paths.PREPROCESS / f"{m}.parquet" for m in schema.MODALITIES}
-    tables = {m: storage.read_table(f) for m, f in files.items()}
     labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
               for m in schema.MODALITIES}
     inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}
     pre = params.preprocess
-    report = validate(tables, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
+    report = validate(files, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
                       pre.privacy, pre.velocities, inputs, pre.holistic_hands,
                       cache=Cache.from_env(),
                       digests={m: storage.sha256_file(f) for m, f in files.items()})

@@ -115,3 +115,31 @@ def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(test
                       {"hands": 1, "faces": 1}, "interocular", "blendshapes")
     assert failures(report) == []
     assert set(report["results"]["faces"]) == {"wide", "blendshapes"}
+
+
+def test_a_parquet_file_validated_a_piece_at_a_time_gives_the_results_of_one_batch(
+        testdata_extracted, tmp_path):
+    """Long views are validated ``rows`` wide rows at a time; counts, shares and examples
+    added up over the pieces equal one batch of the whole table."""
+    from landmark_datasets import storage
+
+    faces, _, _ = preprocess(testdata_extracted["tables"]["faces"], "faces", PreprocessParams())
+    faces = faces.copy()
+    faces.loc[faces.index[[1, 9, 17]], "f001_x"] = 99.0  # out of range, in 3 pieces
+    faces.loc[faces.index[[2, 30]], "pose_5"] = np.nan
+    faces.loc[faces.index[12], "bs_browDownLeft"] = 1.5
+    path = tmp_path / "faces.parquet"
+    with storage.ParquetAppender(path) as out:
+        for start in range(0, len(faces), 5):  # row groups of 5
+            out.write(faces.iloc[start:start + 5])
+    labels = {"faces": sorted(faces["label"].unique())}
+    whole = validate({"faces": faces}, labels, "bbox", {"faces": 1})
+    pieces = validate({"faces": path}, labels, "bbox", {"faces": 1}, rows=8)
+    assert pieces["tables"] == whole["tables"] == {
+        "faces": {"rows": len(faces), "inputs": None, "min_rows": 1}}
+    assert failures(pieces) == failures(whole)
+    assert len(failures(whole)) == 3
+    for view, results in whole["results"]["faces"].items():
+        for a, b in zip(results, pieces["results"]["faces"][view], strict=True):
+            assert a | {"unexpected_percent": None} == b | {"unexpected_percent": None}
+            assert a["unexpected_percent"] == pytest.approx(b["unexpected_percent"])
