@@ -189,6 +189,22 @@ class ReportParams:
 
 
 @dataclass
+class CardParams:
+    """The dataset card (``card`` section): what the published dataset says about itself."""
+
+    #: The data's license, as the Hugging Face Hub names it (``cc-by-4.0``, ``cc0-1.0``,
+    #: ``cc-by-nc-4.0``, ``other``...). ``unknown`` until you set it: your media's terms and
+    #: your subjects' consent decide it, not this tool, and the card says it is not set.
+    license: str = "unknown"
+    #: The dataset's name on its card.
+    name: str = "Landmark dataset"
+    #: A BibTeX entry to cite the dataset by (empty: the card asks for one and cites the tools).
+    citation: str = ""
+    #: The dataset's version (Croissant ``version``; raise it when you publish a new build).
+    version: str = "1.0.0"
+
+
+@dataclass
 class Params:
     """The whole ``params.yaml``."""
 
@@ -199,6 +215,7 @@ class Params:
     split: SplitParams = field(default_factory=SplitParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     report: ReportParams = field(default_factory=ReportParams)
+    card: CardParams = field(default_factory=CardParams)
 
 
 T = TypeVar("T")
@@ -311,11 +328,12 @@ RUN_ONLY_KEYS = ("extract.workers", "extract.executor", "extract.chunk_size", "e
 REDACTED = "<not published>"
 
 
-def dataset_params_text(path: Path | str = PARAMS_FILE) -> str:
+def dataset_params_text(path: Path | str = PARAMS_FILE, all_paths: bool = False) -> str:
     """``params.yaml`` without :data:`RUN_ONLY_KEYS`: every parameter that shapes the dataset.
 
     For publication: ``ingest.id_salt`` and absolute ``ingest.raw_dir`` / ``ingest.manifest``
-    paths read :data:`REDACTED`.
+    paths read :data:`REDACTED`; with ``all_paths``, relative ones too (the dataset card,
+    published with the data: a folder name can name a person or a place).
     """
     cfg = OmegaConf.load(path)
     for dotted in RUN_ONLY_KEYS:
@@ -328,7 +346,8 @@ def dataset_params_text(path: Path | str = PARAMS_FILE) -> str:
         ingest["id_salt"] = REDACTED
     for key in ("raw_dir", "manifest"):
         value = ingest.get(key)
-        if value is not None and (Path(str(value)).is_absolute() or ".." in Path(str(value)).parts):
+        if value is not None and (all_paths or Path(str(value)).is_absolute()
+                                  or ".." in Path(str(value)).parts):
             ingest[key] = REDACTED
     return OmegaConf.to_yaml(cfg)
 

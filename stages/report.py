@@ -45,7 +45,10 @@ def main() -> None:
     storage.write_json(report.metrics(ctx), paths.METRICS)
     for key, name in (("balance", "class_balance"), ("detection", "detection_rate"),
                       ("reasons", "ledger_reasons")):  # DVC plots: CSV, labels neutralized
-        storage.write_csv(schema.neutralize_table(ctx[key]), paths.PLOTS / f"{name}.csv")
+        table = ctx[key]
+        if "label" in table:  # one category per bar: <modality>/<label>
+            table = table.assign(**{"class": table["modality"] + "/" + table["label"]})
+        storage.write_csv(schema.neutralize_table(table), paths.PLOTS / f"{name}.csv")
     log.info("%s: %s", paths.QUALITY, ", ".join(f"{m} {len(t)} rows" for m, t in tables.items()))
 
 

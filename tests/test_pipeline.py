@@ -46,7 +46,8 @@ def dvc(*args, cwd, check=True, env=None):
 
 def assert_nothing_reran(out: str) -> None:
     """Only the always-run scan ran; every stage after it was skipped."""
-    for stage in ("ingest", "extract", "preprocess", "validate", "split", "evaluate", "report"):
+    for stage in ("ingest", "extract", "preprocess", "validate", "split", "evaluate", "report",
+                  "card"):
         assert f"Stage '{stage}' didn't change, skipping" in out, out
 
 
@@ -127,6 +128,136 @@ def test_no_file_names_in_published_files(repo):
         text = path.read_text().lower()
         leaked = sorted(n for n in names if n.lower() in text)
         assert not leaked, f"{path.name} mentions {leaked}"
+    # the card and the Croissant metadata are prose: whole file names (a stem such as `text`
+    # is also a word)
+    names = {Path(p).name for p in pd.read_csv(repo / "data/raw/manifest.csv")["path"]} | {
+        "pexels", "fingerpose", "astronaut", "data/raw"}
+    for path in (repo / "data/dataset/README.md", repo / "data/dataset/croissant.json"):
+        text = path.read_text().lower()
+        leaked = sorted(n for n in names if n.lower() in text)
+        assert not leaked, f"{path.name} mentions {leaked}"
+
+
+def _card(repo) -> tuple[dict, str]:
+    """The dataset card's YAML header and its body."""
+    _, head, body = (repo / "data/dataset/README.md").read_text().split("---\n", 2)
+    return yaml.safe_load(head), body
+
+
+def test_the_dataset_card_describes_the_build(repo):
+    head, body = _card(repo)
+    assert head["license"] == "unknown"  # until the user sets card.license
+    assert head["size_categories"] == ["n<1K"]
+    assert head["task_categories"] == ["tabular-classification"]
+    assert head["configs"] == [
+        *({"config_name": m, "data_files": [{"split": "train", "path": f"{m}/train.parquet"},
+                                            {"split": "test", "path": f"{m}/test.parquet"}]}
+          for m in ("hands", "faces", "holistic")),
+        {"config_name": "ledger", "data_files": "ledger.parquet"}]
+    assert "License of the data: **not set** (`card.license: unknown`)" in body
+    assert "| hands | test | 28 | 3 | 137 |" in body  # rows, labels, columns
+    assert "| faces/train | sadness | 50 |" in body
+    assert "| `f000_x` ... `f477_z` (1434) | float | the 478 face landmarks (Face Mesh V2 " \
+        "indices), normalized as `interocular` |" in body
+    assert "| `world_wrist_x` ... `world_pinky_tip_z` (63) | float | MediaPipe's world " \
+        "landmarks: metres" in body
+    assert "- `wrist_palm`: p' = (p - p_wrist) / |p_middle_mcp - p_wrist|" in body
+    assert "Privacy level: **raw_mesh**. The face tables hold 478-point face meshes" in body
+    assert "re-identify a person" in body
+    assert "| out_of_frame | 10 |" in body
+    assert "| no_detection | 6 |" in body
+    for line in (repo / "models/SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        assert f"| {name.lstrip('*')} | {digest} |" in body
+    assert "raw_dir: <not published>" in body  # no folder name of the user's
+    assert "```bibtex" in body
+
+
+def test_croissant_metadata_validates_and_loads_the_records(repo):
+    import mlcroissant as mlc
+
+    meta = json.loads((repo / "data/dataset/croissant.json").read_text())
+    for f in meta["distribution"]:  # every file, with its sha256
+        path = repo / "data/dataset" / f["contentUrl"]
+        assert f["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    dataset = mlc.Dataset(jsonld=repo / "data/dataset/croissant.json")
+    assert not dataset.metadata.ctx.issues.errors
+    # no date: a build's bytes do not depend on the day it ran
+    assert {w.split('"')[1] for w in dataset.metadata.ctx.issues.warnings} == {
+        "https://schema.org/datePublished"}
+    table = pd.read_parquet(repo / "data/dataset/hands/test.parquet")
+    records = list(dataset.records("hands_test"))
+    assert len(records) == len(table) == 28
+    first = records[0]
+    assert first["hands_test/label"].decode() == table["label"][0]
+    assert first["hands_test/wrist_x"] == pytest.approx(table["wrist_x"][0])
+    fields = {f["name"]: f["dataType"] for rs in meta["recordSet"] if rs["name"] == "faces_train"
+              for f in rs["field"]}
+    assert len(fields) == 1511
+    assert (fields["label"], fields["frame"], fields["bs_neutral"]) == (
+        "sc:Text", "sc:Integer", "sc:Float")
+
+
+def _readme_block(section: str, lang: str) -> str:
+    """The ``lang`` code block of the README's ``section``."""
+    text = (ROOT / "README.md").read_text().split(f"## {section}\n", 1)[1].split("\n## ")[0]
+    return re.search(rf"```{lang}\n(.*?)```", text, re.S).group(1)
+
+
+def test_the_readme_load_it_lines_run(repo, monkeypatch, tmp_path):
+    """Every Python line of the README's "Load it", run as written in the built repository."""
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # offline, a cache of its own
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    scope: dict = {}
+    exec(_readme_block("Load it", "python"), scope)
+    hands, csv, faces, records = (scope[k] for k in ("hands", "hands_csv", "faces", "records"))
+    assert hands.shape == (16, 137)
+    # the CSV as written: the same rows; a label "None" would stay text
+    pd.testing.assert_frame_equal(csv, hands, check_exact=False, rtol=0, atol=5e-7)
+    assert (faces["train"].num_rows, faces["test"].num_rows) == (92, 82)
+    assert set(faces["train"].column_names) == set(pd.read_parquet(
+        "data/dataset/faces/train.parquet").columns)
+    assert scope["by_card"]["test"].num_rows == 28  # the card's config of hands
+    assert len(list(records)) == 16
+
+
+def test_push_to_a_remote_and_pull_or_get_the_same_bytes(repo, tmp_path):
+    """The README's remote lines: push the dataset to a directory remote, pull it into a
+    fresh clone, and get it from elsewhere by path, by artifact name and through dvc.api."""
+    remote = tmp_path / "remote"
+    dvc("remote", "add", "-d", "storage", str(remote), cwd=repo)
+    for line in _readme_block("Share it", "sh").splitlines():
+        if line.startswith("dvc push"):
+            dvc(*line.split("#")[0].split()[1:], cwd=repo)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "built, remote set", cwd=repo)
+    tag = next(line.split("#")[0] for line in _readme_block("Share it", "sh").splitlines()
+               if line.startswith("git tag"))
+    sh("bash", "-c", tag, cwd=repo)
+    published = {str(p.relative_to(repo)): p.read_bytes()
+                 for p in sorted((repo / "data/dataset").rglob("*")) if p.is_file()}
+    assert len(published) == 16  # 6 tables x 2 formats, the ledger x 2, the card, croissant
+    clone = tmp_path / "clone"
+    sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
+    dvc("pull", "split", "card", cwd=clone)
+    assert {str(p.relative_to(clone)): p.read_bytes()
+            for p in sorted((clone / "data/dataset").rglob("*")) if p.is_file()} == published
+    got = tmp_path / "got"
+    got.mkdir()
+    dvc("get", str(repo), "data/dataset", "-o", "by-path", cwd=got)
+    dvc("artifacts", "get", str(repo), "landmarks", "-o", "by-name", cwd=got)
+    for name in ("by-path", "by-name"):
+        assert {str(Path("data/dataset") / p.relative_to(got / name)): p.read_bytes()
+                for p in sorted((got / name).rglob("*")) if p.is_file()} == published
+    proc = sh(sys.executable, "-c", "import dvc.api, pandas as pd, sys\n"
+              f"with dvc.api.open('data/dataset/hands/train.parquet', repo={str(repo)!r}, "
+              "mode='rb') as f:\n    print(len(pd.read_parquet(f)))", cwd=got)
+    assert proc.stdout.strip() == "16"
+    proc = sh(sys.executable, "-c", "import dvc.api\n"
+              f"print(dvc.api.artifacts_show('landmarks', repo={str(repo)!r})['path'])", cwd=got)
+    assert proc.stdout.strip() == "data/dataset"
 
 
 def test_second_repro_does_nothing_and_forced_repro_is_byte_identical(repo):
@@ -201,7 +332,8 @@ def test_sigkill_mid_stage_then_rerun_gives_the_same_bytes(repo, tmp_path):
     for stage, artifact in [("scan", "files.csv"), ("ingest", "items.csv"),
                             ("extract", "faces.parquet"), ("preprocess", "hands.parquet"),
                             ("validate", "validation.json"), ("split", "train.csv"),
-                            ("evaluate", "evaluation.json"), ("report", "quality.md")]:
+                            ("evaluate", "evaluation.json"), ("report", "quality.md"),
+                            ("card", "croissant.json")]:
         killed = {**env, "LANDMARK_FAILPOINT": artifact}
         proc = dvc("repro", "-f", "-s", stage, cwd=repo, env=killed, check=False)
         assert proc.returncode != 0, stage
@@ -369,6 +501,28 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     assert comment.count("_(figure: ") == 9
     assert "hands **bbox**, faces **head_pose**" in comment
     assert "- `head_pose`: p' = F R^T F" in comment  # the report states the formulas in use
+    # `dvc plots diff` draws every plot before and after: the figures as images, the
+    # categorical plots as bars from zero (a label on an axis of numbers draws nothing)
+    shown = json.loads(dvc("plots", "diff", base, "--json", cwd=repo).stdout)["data"]
+    figures = sorted(p.name for p in (repo / "reports/figures").glob("*.png"))
+    assert len(figures) == 9
+    for name in figures:
+        assert sorted(x["revisions"][0] for x in shown[f"reports/figures/{name}"]) == sorted(
+            [base, "workspace"])
+    for name, y in (("class_balance", "class"), ("detection_rate", "class"),
+                    ("ledger_reasons", "reason")):
+        (plot,) = shown[f"reports/plots/{name}.csv"]
+        spec = plot["content"]
+        assert (spec["mark"]["type"], spec["encoding"]["y"]["field"]) == ("bar", y)
+        assert spec["encoding"]["y"]["type"] == "nominal"
+        assert spec["encoding"]["x"]["scale"] == {"zero": True}
+        assert {v["rev"] for v in spec["data"]["values"]} == {base, "workspace"}
+    html = repo / "plots-diff"
+    dvc("plots", "diff", base, "--out", str(html), cwd=repo)
+    page = (html / "index.html").read_text()
+    assert page.count("<img") == 18  # 9 figures, before and after
+    assert '"mark": {"type": "bar"}' in page or '"type": "bar"' in page
+    shutil.rmtree(html)
     sh("git", "checkout", "--", ".", cwd=repo)
     dvc("checkout", cwd=repo)
 
