@@ -25,6 +25,7 @@ EXTRACT_LEDGER = Path(_PATHS["extract_ledger"])
 PREPROCESS = Path(_PATHS["preprocess"])
 PREPROCESS_LEDGER = Path(_PATHS["preprocess_ledger"])
 GAPS = Path(_PATHS["gaps"])
+VALIDATED = Path(_PATHS["validated"])
 DATASET = Path(_PATHS["dataset"])
 REPORTS = Path(_PATHS["reports"])
 VALIDATION = Path(_PATHS["validation"])
@@ -40,6 +41,11 @@ MODELS = Path(_PATHS["models"])
 def confusion_plot(modality: str) -> Path:
     """The DVC confusion plot of ``modality`` (dvc.yaml lists one per modality)."""
     return PLOTS / f"confusion_{modality}.csv"
+
+
+def validated(modality: str) -> Path:
+    """Validate's result for one modality: what that modality's split stage depends on."""
+    return VALIDATED / f"{modality}.json"
 
 
 def table(modality: str, split: str, fmt: str = "csv") -> Path:

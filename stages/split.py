@@ -1,8 +1,13 @@
 """Split: train/test stratified by label and grouped by source; publishes the dataset.
 
-Reads:   ``data/interim/preprocess/{hands,faces}.parquet``, the three stage ledgers
-         (``data/interim/{ingest,extract,preprocess}/ledger.csv``), ``reports/validation.json``
-         (split runs only on a validated build).
+One DVC stage per modality (``split@hands``...: ``python -m stages.split hands``) and one for the
+ledger (``ledger``: ``python -m stages.split ledger``).
+
+Reads:   ``data/interim/preprocess/<modality>.parquet`` and
+         ``data/interim/validate/<modality>.json`` (a table is published only if it passed
+         validation); for the ledger, the three stage
+         ledgers (``data/interim/{ingest,extract,preprocess}/ledger.csv``) and
+         ``reports/validation.json`` (the whole build validated).
 Writes:  ``data/dataset/{hands,faces,holistic}/{train,test}.{csv,parquet}`` and
          ``data/dataset/ledger.{csv,parquet}``: each table as CSV and as Parquet (typed columns,
          the same rows and values; text as it is, where the CSV neutralizes formulas).
@@ -15,6 +20,7 @@ writes the outputs.
 from __future__ import annotations
 
 import json
+import sys
 
 from landmark_datasets import UserError, paths, schema, storage
 from landmark_datasets.split import log, pieces, public_ledger
@@ -38,18 +44,29 @@ def publish_pieces(pieces, csv, float_format: str, arrow_schema=None) -> int:
     return text.rows
 
 
-def main() -> None:
-    """Entry point of the ``split`` stage."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``split@<modality>`` and ``ledger`` stages.
+
+    ``python -m stages.split <modality>`` splits and publishes one modality's table (one DVC
+    stage per modality: a sweep that leaves a table unchanged leaves its split alone);
+    ``python -m stages.split ledger`` publishes the ledger; with no argument, all of them.
+    """
     import pyarrow.parquet as pq
 
     from landmark_datasets import params as params_mod
 
+    what = (sys.argv[1:] if argv is None else argv) or [*schema.MODALITIES, "ledger"]
+    unknown = sorted(set(what) - {*schema.MODALITIES, "ledger"})
+    if unknown:
+        raise UserError(f"{', '.join(unknown)}: expected one or more of "
+                        f"{', '.join(schema.MODALITIES)}, ledger")
     storage.setup_logging()
     params = params_mod.load()
-    if not json.loads(paths.VALIDATION.read_text())["success"]:
-        raise UserError(f"{paths.VALIDATION}: validation failed; fix what it lists and run "
-                        "the validate stage again")
-    for modality in schema.MODALITIES:
+    for modality in (m for m in schema.MODALITIES if m in what):
+        gate = paths.validated(modality)
+        if not json.loads(gate.read_text())["success"]:
+            raise UserError(f"{gate}: validation of the {modality} table failed; fix what "
+                            f"{paths.VALIDATION} lists and run the validate stage again")
         source = paths.PREPROCESS / f"{modality}.parquet"
         sides, groups = pieces(source, modality, params.split.test_size, params.split.seed)
         rows = {side: publish_pieces(it, paths.table(modality, side),
@@ -58,9 +75,13 @@ def main() -> None:
                 for side, it in sides.items()}
         log.info("%s: %d train, %d test rows; %d + %d groups", modality, rows["train"],
                  rows["test"], groups["train"], groups["test"])
-    ledger = public_ledger()
-    publish(ledger, paths.DATASET / "ledger.csv", params.preprocess.float_format)
-    log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())
+    if "ledger" in what:
+        if not json.loads(paths.VALIDATION.read_text())["success"]:
+            raise UserError(f"{paths.VALIDATION}: validation failed; fix what it lists and "
+                            "run the validate stage again")
+        ledger = public_ledger()
+        publish(ledger, paths.DATASET / "ledger.csv", params.preprocess.float_format)
+        log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())
 
 
 if __name__ == '__main__':

@@ -2,7 +2,10 @@
 
 Reads:   ``data/interim/preprocess/{hands,faces,holistic}.parquet``,
          ``data/interim/ingest/items.csv`` (the label set of each modality).
-Writes:  ``reports/validation.json`` (every expectation with its result) and, on violations,
+Writes:  ``reports/validation.json`` (every expectation with its result),
+         ``data/interim/validate/<modality>.json`` (the same, one modality each: what that
+         modality's split depends on, so a sweep of the hand scheme leaves the faces' split
+         alone) and, on violations,
          a readable summary on stderr and exit status 1, which fails ``dvc repro``.
 Params:  ``validate.min_rows`` (per modality), ``preprocess.scheme`` and ``face_scheme`` (which
          value ranges apply), ``preprocess.privacy`` (which face columns are there).
@@ -35,6 +38,10 @@ def main() -> None:
                       cache=Cache.from_env(),
                       digests={m: storage.sha256_file(f) for m, f in files.items()})
     storage.write_json(report, REPORT)
+    for m in schema.MODALITIES:  # one file each: a table's split waits for its own result only
+        storage.write_json({"modality": m, "success": all(
+            r["success"] for results in report["results"][m].values() for r in results),
+            "table": report["tables"][m], "results": report["results"][m]}, paths.validated(m))
     n = sum(len(r) for v in report["results"].values() for r in v.values())
     bad = failures(report)
     if bad:

@@ -68,12 +68,14 @@ def closure(entry: str) -> set[Path]:
 
 
 def stages() -> dict[str, dict]:
-    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    """The stages of dvc.yaml; a ``foreach`` stage as its ``do`` template."""
+    return {name: stage.get("do", stage)
+            for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()}
 
 
 def entry_module(stage: dict) -> str:
-    match = re.fullmatch(r"python -m ([\w.]+)", stage["cmd"])
-    assert match, f"cmd {stage['cmd']!r} is not `python -m <module>`"
+    match = re.fullmatch(r"python -m ([\w.]+)( [\w${}.]+)*", stage["cmd"])
+    assert match, f"cmd {stage['cmd']!r} is not `python -m <module> [args]`"
     return match.group(1)
 
 

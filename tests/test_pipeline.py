@@ -46,8 +46,8 @@ def dvc(*args, cwd, check=True, env=None):
 
 def assert_nothing_reran(out: str) -> None:
     """Only the always-run scan ran; every stage after it was skipped."""
-    for stage in ("ingest", "extract", "preprocess", "validate", "split", "evaluate", "report",
-                  "card"):
+    for stage in ("ingest", "extract", "preprocess", "validate", "split@hands", "split@faces",
+                  "split@holistic", "ledger", "evaluate", "report", "card"):
         assert f"Stage '{stage}' didn't change, skipping" in out, out
 
 
@@ -241,7 +241,7 @@ def test_push_to_a_remote_and_pull_or_get_the_same_bytes(repo, tmp_path):
     assert len(published) == 16  # 6 tables x 2 formats, the ledger x 2, the card, croissant
     clone = tmp_path / "clone"
     sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
-    dvc("pull", "split", "card", cwd=clone)
+    dvc("pull", "split", "ledger", "card", cwd=clone)
     assert {str(p.relative_to(clone)): p.read_bytes()
             for p in sorted((clone / "data/dataset").rglob("*")) if p.is_file()} == published
     got = tmp_path / "got"
@@ -331,7 +331,8 @@ def test_sigkill_mid_stage_then_rerun_gives_the_same_bytes(repo, tmp_path):
 
     for stage, artifact in [("scan", "files.csv"), ("ingest", "items.csv"),
                             ("extract", "faces.parquet"), ("preprocess", "hands.parquet"),
-                            ("validate", "validation.json"), ("split", "train.csv"),
+                            ("validate", "validation.json"), ("split@faces", "train.csv"),
+                            ("ledger", "ledger.parquet"),
                             ("evaluate", "evaluation.json"), ("report", "quality.md"),
                             ("card", "croissant.json")]:
         killed = {**env, "LANDMARK_FAILPOINT": artifact}
