@@ -26,6 +26,7 @@ memory to a million published rows along the line through the two largest.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -90,6 +91,7 @@ def measure(raw: Path) -> dict:
     params = tmp / "params.yaml"
     try:
         full = timed([*dvc, "repro"], tmp, env)
+        scores = json.loads((tmp / "reports/evaluation.json").read_text())
         noop = timed([*dvc, "repro"], tmp, env)
         params.write_text(params.read_text().replace("scheme: wrist_palm", "scheme: bbox"))
         hand_sweep = timed([*dvc, "repro"], tmp, env)
@@ -107,7 +109,8 @@ def measure(raw: Path) -> dict:
     published = sum(int(n) for line in full[2].splitlines() if line.startswith("split: ")
                     for n in re.findall(r"(\d+) (?:train|test)", line.split(";")[0]))
     return {"photos": len(list(raw.glob("*/*/*.jpg"))), "rows": published, "full": full,
-            "noop": noop, "hand_sweep": hand_sweep, "face_sweep": face_sweep, "stages": rows}
+            "noop": noop, "hand_sweep": hand_sweep, "face_sweep": face_sweep, "stages": rows,
+            "scores": scores}
 
 
 def print_size(m: dict) -> None:
@@ -127,6 +130,10 @@ def print_size(m: dict) -> None:
         s, mb = m[name][:2]
         print(f"{what:<22}{s:>9.1f}{100 * s / full:>8.1f}{'':>11}{mb:>9.0f}"
               f"  <= 15% of full{' ok' if s <= 0.15 * full else ' MISSED'}")
+    print("test accuracy of the full build: " + "; ".join(
+        f"{table} " + ", ".join(f"{model} {r[model]['test']['accuracy']}" for model in r
+                                 if isinstance(r[model], dict) and "test" in r[model])
+        for table, r in m["scores"].items() if r.get("rows_train")))
     print(f"{'no-op':<22}{m['noop'][0]:>9.1f}{100 * m['noop'][0] / full:>8.1f}{'':>11}"
           f"{m['noop'][1]:>9.0f}  < 3 s{' ok' if m['noop'][0] < 3 else ' MISSED'}")
 

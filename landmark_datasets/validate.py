@@ -33,10 +33,11 @@ log = logging.getLogger("validate")
 REPORT = paths.VALIDATION
 #: The namespace of validated tables in the landmark cache.
 MEMO = "validate"
-#: Wide rows per piece of the long views: one Great Expectations batch each (16,384 faces rows
-#: are 7.8 million landmark rows), so validating a table holds a piece of its long views at a
-#: time, not all of them.
-VIEW_ROWS = 16384
+#: Wide rows per piece of the long views: one Great Expectations batch each. 4,096 faces rows
+#: are 2 million landmark rows, and Great Expectations holds several copies of a batch's
+#: columns: at 16,384 a piece took 1.5 GB. So validating a table holds a piece of its long
+#: views at a time, not all of them, and its memory does not grow with the table.
+VIEW_ROWS = 4096
 
 
 class ValidationError(UserError):
