@@ -44,18 +44,16 @@ def publish_pieces(pieces, csv, float_format: str, arrow_schema=None) -> int:
     return text.rows
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``split@<modality>`` and ``ledger`` stages.
+def main(what: list[str] | None = None) -> None:
+    """Split and publish the tables named in ``what`` (modalities, ``ledger``); None: all.
 
-    ``python -m stages.split <modality>`` splits and publishes one modality's table (one DVC
-    stage per modality: a sweep that leaves a table unchanged leaves its split alone);
-    ``python -m stages.split ledger`` publishes the ledger; with no argument, all of them.
+    The ``split@<modality>`` and ``ledger`` stages run it through :func:`cli`.
     """
     import pyarrow.parquet as pq
 
     from landmark_datasets import params as params_mod
 
-    what = (sys.argv[1:] if argv is None else argv) or [*schema.MODALITIES, "ledger"]
+    what = what or [*schema.MODALITIES, "ledger"]
     unknown = sorted(set(what) - {*schema.MODALITIES, "ledger"})
     if unknown:
         raise UserError(f"{', '.join(unknown)}: expected one or more of "
@@ -84,5 +82,14 @@ def main(argv: list[str] | None = None) -> None:
         log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())
 
 
+def cli() -> None:
+    """``python -m stages.split [<modality> | ledger ...]``; no argument: all of them.
+
+    One DVC stage per modality (a sweep that leaves a table unchanged leaves its split alone)
+    and one for the ledger.
+    """
+    main(sys.argv[1:])
+
+
 if __name__ == '__main__':
-    storage.run_stage(main)
+    storage.run_stage(cli)

@@ -21,6 +21,7 @@ import re
 
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -145,6 +146,17 @@ def test_every_shape_builds_or_stops_with_one_line(shape_env, shape: Shape, over
             text = (work / f"data/dataset/{m}/{s}.csv").read_text()
             assert text.splitlines()[0].split(",") == expected, note
             assert not re.search(r"\.(jpg|png|avi|gif|mp4)|media/", text), note
+
+    # the dataset card: a config for each table with rows, the ledger; no file names
+    card = (work / "data/dataset/README.md").read_text()
+    head = yaml.safe_load(card.split("---\n")[1])
+    assert [c["config_name"] for c in head["configs"]] == [
+        *(m for m in schema.MODALITIES if rows[m]), "ledger"], note
+    assert not re.search(r"\.(jpg|png|avi|gif|mp4)\b|media/", card), note
+    croissant = json.loads((work / "data/dataset/croissant.json").read_text())
+    assert {rs["name"] for rs in croissant["recordSet"]} == {
+        f"{m}_{s}" for m in schema.MODALITIES if rows[m] for s in ("train", "test")} | {
+        "ledger"}, note
 
     # evaluate: a score only where it can be one, a reason everywhere else
     evaluation = json.loads((work / "reports/evaluation.json").read_text())

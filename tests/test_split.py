@@ -52,3 +52,16 @@ def test_formula_labels_are_neutralized_in_published_csvs(tmp_path, label, publi
     assert back.loc[0, "label"] == published
     assert back.loc[0, "x"] == "0.500000"  # numbers are untouched
     assert df.loc[0, "label"] == label  # the input is not modified
+
+
+def test_the_split_entry_point_names_what_it_cannot_split(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "stages.split", "hands", "bogus"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == ("split: error: bogus: expected one or more of hands, faces, "
+                           "holistic, ledger\n")
