@@ -109,3 +109,10 @@ def test_lda_with_no_more_rows_than_labels_says_why(hands_split):
     assert m["lda"]["cv_skipped"].startswith("a fold's training part: lda needs more rows")
     assert "test" in m["lda"]
     assert m["extra_trees"]["cv"]["folds"] == 2
+
+
+def test_lda_shrinks_its_covariance_only_with_fewer_rows_than_twice_the_features():
+    small = evaluate.make_model("lda", 42, (86, 63))
+    large = evaluate.make_model("lda", 42, (3706, 63))
+    assert (small.solver, small.shrinkage) == ("lsqr", "auto")
+    assert (large.solver, large.shrinkage) == ("svd", None)
