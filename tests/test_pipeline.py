@@ -484,7 +484,7 @@ def test_pr_comment_on_a_before_after_pair_of_builds(repo):
     sh("git", "checkout", "--", "params.yaml", cwd=repo)
     dvc("repro", cwd=repo)
     sh("git", "add", "-A", cwd=repo)
-    sh("git", "commit", "-qm", "base build", cwd=repo)
+    sh("git", "commit", "-qm", "base build", "--allow-empty", cwd=repo)
     base = sh("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
     dvc("exp", "run", "-S", "preprocess=bbox", "-S", "preprocess.face_scheme=head_pose", cwd=repo)
     proc = sh(sys.executable, str(ROOT / ".ci/pr_comment.py"), "--base", base,
