@@ -235,7 +235,7 @@ def parquet_runs(path: Path | str, rows: int, key: str = "source_id") -> Iterato
         return
     carry = None
     file = pq.ParquetFile(path)
-    for df in _row_group_runs(file, rows):
+    for df in row_group_runs(file, rows):
         if carry is not None:
             df = pd.concat([carry, df], ignore_index=True)
         ks = df[key].to_numpy()
@@ -247,7 +247,7 @@ def parquet_runs(path: Path | str, rows: int, key: str = "source_id") -> Iterato
         yield carry
 
 
-def _row_group_runs(file, rows: int) -> Iterator[pd.DataFrame]:
+def row_group_runs(file, rows: int) -> Iterator[pd.DataFrame]:
     """Consecutive row groups of ``file`` read together, about ``rows`` rows at a time.
 
     Row groups are read one call each (``iter_batches`` kept its buffers until the end: its

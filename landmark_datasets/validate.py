@@ -300,13 +300,13 @@ def _table_pieces(table, rows: int):
         return
     import pyarrow.parquet as pq
 
-    from landmark_datasets.storage import _row_group_runs
+    from landmark_datasets.storage import row_group_runs
 
     file = pq.ParquetFile(table)
     if not file.metadata.num_rows:
         yield file.schema_arrow.empty_table().to_pandas()
         return
-    yield from _row_group_runs(file, rows)
+    yield from row_group_runs(file, rows)
 
 
 def _narrow(table, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
