@@ -45,13 +45,22 @@ def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
 
 
 def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs; a zombie (killed, not yet reaped) is dead.
+
+    A worker killed with its parent is reparented to PID 1, and where PID 1 does not reap
+    (some containers) it stays a zombie, which ``kill(pid, 0)`` still finds.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS), or it just ended
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def sweep_stale_temps(folder: Path | str) -> int:

@@ -67,3 +67,23 @@ def test_variable_frame_rate_gif_is_sampled_at_its_real_times(outcome):
     got = frames.loc[frames["item"] == item, ["frame", "timestamp_ms"]]
     assert got.to_records(index=False).tolist() == [
         (0, 0), (1, 40), (2, 240), (3, 280), (4, 380), (5, 680)]
+
+
+def test_a_zombie_process_counts_as_dead_for_the_temp_sweep(tmp_path):
+    """A killed worker nobody reaped is a zombie: its temporary files are swept all the same."""
+    import os
+    import subprocess
+    import time
+
+    from landmark_datasets import storage
+
+    child = subprocess.Popen(["sleep", "30"])
+    os.kill(child.pid, 9)
+    time.sleep(0.2)  # killed, not waited for: a zombie
+    assert Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    (tmp_path / f"{storage.TMP_PREFIX}{child.pid}-x.csv.abc").write_text("half")
+    (tmp_path / f"{storage.TMP_PREFIX}{os.getpid()}-y.csv.abc").write_text("mine")
+    assert storage.sweep_stale_temps(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"{storage.TMP_PREFIX}{os.getpid()}-y.csv.abc"]
+    child.wait()
