@@ -60,7 +60,7 @@ def _alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:  # no /proc (macOS), or it just ended
         return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    return stat.rpartition(")")[2].split()[:1] not in (["Z"], ["X"])  # zombie, dead
 
 
 def sweep_stale_temps(folder: Path | str) -> int:
