@@ -125,6 +125,61 @@ class Cache:
         except OSError as err:
             log.warning("%s: cannot write the cache (%s); continuing without it", path, err)
 
+    def put_file(self, namespace: str, k: str, src: Path | str) -> None:
+        """Store the file ``src`` under ``k``: a hard link if it can, else a copy.
+
+        A hard link when the cache shares the file system (no copy of a large table); a
+        failure to store only logs.
+
+        Safe to link: stages replace their outputs, never write into them, and
+        :meth:`get_file` checks the bytes it gives back.
+        """
+        if self.root is None:
+            return
+        import shutil
+
+        path = self._path(namespace, k).with_suffix(".file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with storage.atomic_path(path) as tmp:
+                os.unlink(tmp)  # os.link makes the name
+                try:
+                    os.link(src, tmp)
+                except OSError:
+                    shutil.copyfile(src, tmp)
+        except OSError as err:
+            log.warning("%s: cannot write the cache (%s); continuing without it", path, err)
+
+    def get_file(self, namespace: str, k: str, dst: Path | str, sha256: str) -> bool:
+        """Put the file stored under ``k`` at ``dst`` (atomically) if its sha256 is ``sha256``.
+
+        False (a miss) when it is not there or not those bytes.
+        """
+        if self.root is None:
+            self.misses += 1
+            return False
+        import shutil
+
+        path = self._path(namespace, k).with_suffix(".file")
+        try:
+            with storage.atomic_path(dst) as tmp:
+                os.unlink(tmp)  # os.link makes the name
+                try:
+                    os.link(path, tmp)
+                except OSError as err:
+                    if isinstance(err, FileNotFoundError):
+                        raise
+                    shutil.copyfile(path, tmp)
+                if storage.sha256_file(tmp) != sha256:
+                    log.warning("%s: cache entry changed since it was stored; computing it "
+                                "again", path)
+                    raise FileNotFoundError(path)
+        except OSError:
+            self.misses += 1
+            return False
+        self.hits += 1
+        return True
+
     def get_json(self, namespace: str, k: str) -> Any:
         """The JSON value stored under ``k`` by :meth:`put_json`, or None."""
         arrays = self.get(namespace, k)

@@ -13,8 +13,11 @@ order and a row is ledgered under the first one it fails.
 """
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -114,6 +117,72 @@ def preprocess(df: pd.DataFrame, modality: str, params: PreprocessParams,
     return kept, gone.reindex(columns=list(schema.INTERNAL_LEDGER_COLUMNS)), asdict(stats)
 
 
+
+
+#: The namespace of preprocessed tables in the landmark cache.
+MEMO = "preprocess"
+
+#: Params a table's preprocessing never reads (a test changes each one and compares the
+#: output): a sweep of one of them finds the other tables in the memo.
+UNREAD_PARAMS = {
+    "hands": {"face_scheme", "privacy", "holistic_keep", "holistic_hands", "float_format"},
+    "faces": {"scheme", "mirror_left", "rotate", "palm_frame", "min_handedness_score",
+              "holistic_keep", "holistic_hands", "float_format"},
+    schema.HOLISTIC: {"float_format"},
+}
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the code that preprocesses a table and of the libraries that write it."""
+    import sys
+
+    from landmark_datasets import holistic, inventory, normalize, storage
+    from landmark_datasets.cache import source_digest
+
+    return source_digest(sys.modules[__name__], gaps, holistic, inventory, normalize, schema,
+                         storage, libraries=("pandas", "numpy", "pyarrow"))
+
+
+def memo_key(modality: str, params: PreprocessParams, *digests: str) -> str:
+    """The cache key of one preprocessed table.
+
+    Its input files' sha256 (``digests``), the params it reads and :func:`code_digest`.
+    """
+    from landmark_datasets.cache import key
+
+    read = {k: v for k, v in asdict(params).items() if k not in UNREAD_PARAMS[modality]}
+    return key(MEMO, modality, digests, read, code_digest())
+
+
+def remembered(cache, k: str, table: Path) -> tuple[pd.DataFrame, dict] | None:
+    """The ledger rows and gap stats stored under ``k``; their table is put at ``table``.
+
+    None when the memo misses.
+    """
+    import io
+
+    found = cache.get(MEMO, k)
+    if found is None or not cache.get_file(MEMO, k, table, str(found["sha256"])):
+        return None
+    gone = pd.read_parquet(io.BytesIO(found["ledger"].tobytes()))
+    return gone, json.loads(str(found["stats"]))
+
+
+def remember(cache, k: str, table: Path, gone: pd.DataFrame, stats: dict) -> None:
+    """Store a preprocessed table (the file at ``table``), its ledger rows and gap stats."""
+    import io
+
+    from landmark_datasets.storage import sha256_file
+
+    if not cache.enabled:
+        return
+    buf = io.BytesIO()
+    gone.to_parquet(buf, index=False)
+    cache.put_file(MEMO, k, table)
+    cache.put(MEMO, k, {"sha256": np.array(sha256_file(table)),
+                        "ledger": np.frombuffer(buf.getvalue(), dtype=np.uint8),
+                        "stats": np.array(json.dumps(stats, sort_keys=True))})
 
 
 def add_stats(stats: list[dict]) -> dict:

@@ -33,11 +33,18 @@ log = logging.getLogger("validate")
 REPORT = paths.VALIDATION
 #: The namespace of validated tables in the landmark cache.
 MEMO = "validate"
-#: Wide rows per piece of the long views: one Great Expectations batch each. 4,096 faces rows
-#: are 2 million landmark rows, and Great Expectations holds several copies of a batch's
-#: columns: at 16,384 a piece took 1.5 GB. So validating a table holds a piece of its long
-#: views at a time, not all of them, and its memory does not grow with the table.
-VIEW_ROWS = 4096
+#: Landmark rows per piece of the long views: one Great Expectations batch each. Great
+#: Expectations holds several copies of a batch's columns: 16,384 faces rows (7.8 million
+#: landmark rows) took 1.5 GB. So validating a table holds a piece of its long views at a time,
+#: 4,096 faces rows or 93,000 hands rows, and its memory does not grow with the table.
+VIEW_POINTS = 4096 * schema.N_FACE_LANDMARKS
+
+
+def piece_rows(modality: str) -> int:
+    """Wide rows per piece of ``modality``'s long views (:data:`VIEW_POINTS` landmarks)."""
+    per_row = (2 * schema.N_HAND_LANDMARKS + schema.N_FACE_LANDMARKS
+               if modality == schema.HOLISTIC else schema.n_landmarks(modality))
+    return VIEW_POINTS // per_row
 
 
 class ValidationError(UserError):
@@ -209,6 +216,12 @@ def _data_source():
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    # a batch's fingerprint (a hash of every cell, twice per batch: a third of the time on
+    # the long views) is a marker this project never reads; a frame of 0 bytes or more is
+    # over the threshold under which Great Expectations computes it
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    pandas_execution_engine.HASH_THRESHOLD = 0
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # one bar per batch else
     return ctx.data_sources.add_pandas("landmarks")
@@ -245,7 +258,7 @@ def validate(tables: dict, labels: dict[str, list[str]], scheme: str,
              privacy: str = "raw_mesh", velocities: bool = False,
              inputs: dict[str, int] | None = None, holistic_hands: str = "own",
              cache: Cache | None = None, digests: dict[str, str] | None = None,
-             rows: int = VIEW_ROWS) -> dict:
+             rows: int | None = None) -> dict:
     """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
 
     ``tables``: per modality a DataFrame, or the path of its Parquet file, read only if its
@@ -321,7 +334,7 @@ def _narrow(table, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:
 
 def _validate_table(source, modality: str, table, labels: list[str], scheme: str,
                     face_scheme: str, min_rows: int, privacy: str, velocities: bool,
-                    holistic_hands: str, rows: int = VIEW_ROWS) -> dict:
+                    holistic_hands: str, rows: int | None = None) -> dict:
     """One table's suites run: ``{"success": bool, "results": {view: [...]}}``.
 
     ``table``: a DataFrame or the path of its Parquet file. The wide expectations see the
@@ -339,6 +352,7 @@ def _validate_table(source, modality: str, table, labels: list[str], scheme: str
         suites = expectations(modality, labels, scheme if modality == "hands" else face_scheme,
                               min_rows, privacy, velocities)
     out: dict = {"success": True, "results": {}}
+    rows = rows or piece_rows(modality)
     wide = suites["wide"]
     narrow, names = _narrow(table, _wide_columns(wide))
     is_header = [e.expectation_type == "expect_table_columns_to_match_ordered_list"

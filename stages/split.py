@@ -5,9 +5,8 @@ ledger (``ledger``: ``python -m stages.split ledger``).
 
 Reads:   ``data/interim/preprocess/<modality>.parquet`` and
          ``data/interim/validate/<modality>.json`` (a table is published only if it passed
-         validation); for the ledger, the three stage
-         ledgers (``data/interim/{ingest,extract,preprocess}/ledger.csv``) and
-         ``reports/validation.json`` (the whole build validated).
+         validation, and only the bytes that did); for the ledger, the three stage ledgers
+         (``data/interim/{ingest,extract,preprocess}/ledger.csv``).
 Writes:  ``data/dataset/{hands,faces,holistic}/{train,test}.{csv,parquet}`` and
          ``data/dataset/ledger.{csv,parquet}``: each table as CSV and as Parquet (typed columns,
          the same rows and values; text as it is, where the CSV neutralizes formulas).
@@ -62,10 +61,14 @@ def main(what: list[str] | None = None) -> None:
     params = params_mod.load()
     for modality in (m for m in schema.MODALITIES if m in what):
         gate = paths.validated(modality)
-        if not json.loads(gate.read_text())["success"]:
+        verdict = json.loads(gate.read_text())
+        source = paths.PREPROCESS / f"{modality}.parquet"
+        if not verdict["success"]:
             raise UserError(f"{gate}: validation of the {modality} table failed; fix what "
                             f"{paths.VALIDATION} lists and run the validate stage again")
-        source = paths.PREPROCESS / f"{modality}.parquet"
+        if verdict["sha256"] != storage.sha256_file(source):
+            raise UserError(f"{source} is not the table {gate} validated; run the validate "
+                            "stage again (dvc repro does)")
         sides, groups = pieces(source, modality, params.split.test_size, params.split.seed)
         rows = {side: publish_pieces(it, paths.table(modality, side),
                                      params.preprocess.float_format,
@@ -73,10 +76,7 @@ def main(what: list[str] | None = None) -> None:
                 for side, it in sides.items()}
         log.info("%s: %d train, %d test rows; %d + %d groups", modality, rows["train"],
                  rows["test"], groups["train"], groups["test"])
-    if "ledger" in what:
-        if not json.loads(paths.VALIDATION.read_text())["success"]:
-            raise UserError(f"{paths.VALIDATION}: validation failed; fix what it lists and "
-                            "run the validate stage again")
+    if "ledger" in what:  # what no table holds: it needs no table's verdict
         ledger = public_ledger()
         publish(ledger, paths.DATASET / "ledger.csv", params.preprocess.float_format)
         log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())

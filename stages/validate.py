@@ -3,9 +3,9 @@
 Reads:   ``data/interim/preprocess/{hands,faces,holistic}.parquet``,
          ``data/interim/ingest/items.csv`` (the label set of each modality).
 Writes:  ``reports/validation.json`` (every expectation with its result),
-         ``data/interim/validate/<modality>.json`` (the same, one modality each: what that
-         modality's split depends on, so a sweep of the hand scheme leaves the faces' split
-         alone) and, on violations,
+         ``data/interim/validate/<modality>.json`` (one modality's verdict and the sha256 of
+         the table it was given: what that modality's split depends on, so a sweep of the
+         hand scheme leaves the faces' split alone) and, on violations,
          a readable summary on stderr and exit status 1, which fails ``dvc repro``.
 Params:  ``validate.min_rows`` (per modality), ``preprocess.scheme`` and ``face_scheme`` (which
          value ranges apply), ``preprocess.privacy`` (which face columns are there).
@@ -21,6 +21,19 @@ from landmark_datasets.cache import Cache
 from landmark_datasets.validate import REPORT, ValidationError, failures, log, validate
 
 
+def gate(modality: str, report: dict, sha256: str) -> dict:
+    """What ``split@<modality>`` depends on: the verdict on the table with these bytes.
+
+    No more: the results themselves (in ``reports/validation.json``) name the scheme's value
+    ranges, so a sweep of the hand scheme would change them for a table it leaves alone (an
+    empty holistic table, say) and publish that table again.
+    """
+    results = [r for rs in report["results"][modality].values() for r in rs]
+    return {"modality": modality, "sha256": sha256, "rows": report["tables"][modality]["rows"],
+            "success": all(r["success"] for r in results), "expectations": len(results),
+            "failed": sum(not r["success"] for r in results)}
+
+
 def main() -> None:
     """Entry point of the ``validate`` stage."""
     from landmark_datasets import params as params_mod
@@ -33,15 +46,13 @@ def main() -> None:
               for m in schema.MODALITIES}
     inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}
     pre = params.preprocess
+    digests = {m: storage.sha256_file(f) for m, f in files.items()}
     report = validate(files, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
                       pre.privacy, pre.velocities, inputs, pre.holistic_hands,
-                      cache=Cache.from_env(),
-                      digests={m: storage.sha256_file(f) for m, f in files.items()})
+                      cache=Cache.from_env(), digests=digests)
     storage.write_json(report, REPORT)
-    for m in schema.MODALITIES:  # one file each: a table's split waits for its own result only
-        storage.write_json({"modality": m, "success": all(
-            r["success"] for results in report["results"][m].values() for r in results),
-            "table": report["tables"][m], "results": report["results"][m]}, paths.validated(m))
+    for m in schema.MODALITIES:  # one gate each: what a table's split waits for
+        storage.write_json(gate(m, report, digests[m]), paths.validated(m))
     n = sum(len(r) for v in report["results"].values() for r in v.values())
     bad = failures(report)
     if bad:

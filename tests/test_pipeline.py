@@ -358,6 +358,29 @@ def test_a_preprocess_change_reruns_no_extraction(repo):
         dvc("repro", cwd=repo)
 
 
+def test_a_hand_scheme_sweep_point_leaves_the_faces_and_the_ledger_alone(repo):
+    """A sweep point of the hand scheme preprocesses, validates and publishes the tables it
+    changes: the faces come from the preprocess and validate memos with the same bytes, and
+    the faces' split and the ledger do not run."""
+    params = repo / "params.yaml"
+    original = params.read_text()
+    faces = repo / "data/interim/preprocess/faces.parquet"
+    before = hashlib.sha256(faces.read_bytes()).hexdigest()
+    try:
+        params.write_text(original.replace("  scheme: wrist_palm", "  scheme: bbox"))
+        proc = dvc("repro", cwd=repo)
+        out = proc.stdout + proc.stderr
+        assert re.search(r"preprocess: faces: \d+ kept, .*; memo: unchanged\)", out), out
+        assert not re.search(r"preprocess: hands: .*memo", out), out
+        for stage in ("split@faces", "ledger"):
+            assert f"Stage '{stage}' didn't change, skipping" in out, stage
+        assert "Running stage 'split@hands'" in out
+        assert hashlib.sha256(faces.read_bytes()).hexdigest() == before
+    finally:
+        params.write_text(original)
+        dvc("repro", cwd=repo)
+
+
 def test_validation_failure_fails_the_build(repo):
     params = repo / "params.yaml"
     original = params.read_text()

@@ -95,3 +95,94 @@ def test_pieces_of_whole_sources_give_the_rows_of_the_whole_table(testdata_extra
     back = pd.concat([df, df.iloc[:1]], ignore_index=True)
     storage.write_parquet(back, path)
     assert [len(p) for p in storage.parquet_runs(path, 7)] == [len(back)]
+
+
+#: Another valid value of each param some table does not read.
+_OTHER_VALUES = {"scheme": "bbox", "mirror_left": True, "rotate": True, "palm_frame": True,
+                 "min_handedness_score": 0.97, "face_scheme": "head_pose",
+                 "privacy": "blendshapes", "holistic_keep": "all",
+                 "holistic_hands": "face_frame", "float_format": "%.3f"}
+
+
+@pytest.mark.parametrize("modality", ["hands", "faces"])
+def test_a_table_is_the_same_whatever_the_params_it_does_not_read(testdata_extracted,
+                                                                     modality):
+    """The preprocess memo leaves a table as it was when a sweep changes only params it
+    does not read (``UNREAD_PARAMS``): each one changed alone gives the same rows, ledger
+    rows and gap statistics on the real test data; a param it reads changes them."""
+    from dataclasses import fields, replace
+
+    from landmark_datasets import holistic, inventory
+    from landmark_datasets.preprocess import UNREAD_PARAMS
+
+    assert UNREAD_PARAMS[modality] <= {f.name for f in fields(PreprocessParams)}
+    data = testdata_extracted
+    videos = inventory.video_frames(data["items"], data["frames"])
+    table = data["tables"][modality]
+    assert len(table) > 10
+
+    def run(params):
+        if modality == schema.HOLISTIC:
+            return holistic.preprocess_holistic(table, params, videos)
+        return preprocess(table, modality, params, videos)
+
+    kept, gone, stats = run(PreprocessParams())
+    for name in sorted(UNREAD_PARAMS[modality]):
+        other = run(replace(PreprocessParams(), **{name: _OTHER_VALUES[name]}))
+        pd.testing.assert_frame_equal(other[0], kept, obj=name)
+        pd.testing.assert_frame_equal(other[1], gone, obj=name)
+        assert other[2] == stats, name
+    read = {"hands": "scheme", "faces": "face_scheme"}[modality]
+    changed = run(replace(PreprocessParams(), **{read: _OTHER_VALUES[read]}))[0]
+    assert not changed.equals(kept)
+
+
+def test_holistic_frames_read_every_param_but_the_csv_float_format():
+    """Holistic frames have hands and a face: every param but one decides them."""
+    import inspect
+
+    from landmark_datasets import gaps, holistic, normalize
+    from landmark_datasets import preprocess as preprocess_mod
+    from landmark_datasets.preprocess import UNREAD_PARAMS
+
+    assert UNREAD_PARAMS[schema.HOLISTIC] == {"float_format"}
+    for module in (preprocess_mod, holistic, normalize, gaps):
+        assert ".float_format" not in inspect.getsource(module), module.__name__
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_a_remembered_table_comes_back_only_with_its_own_bytes(tmp_path, monkeypatch, link):
+    """The preprocess memo puts back a table linked (or copied, across file systems) from the
+    cache, and only after checking its sha256: an entry written into since is a miss, and the
+    table it would have replaced is left as it was."""
+    import os
+
+    from landmark_datasets.cache import Cache
+    from landmark_datasets.preprocess import remember, remembered
+    from landmark_datasets.storage import sha256_file
+
+    if not link:
+        monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError(18, "EXDEV")))
+    cache = Cache(tmp_path / "cache")
+    table = tmp_path / "hands.parquet"
+    kept, gone, stats = preprocess(_hands(8), "hands", PreprocessParams())
+    kept.to_parquet(table)
+    digest = sha256_file(table)
+    remember(cache, "k1", table, gone, stats)
+    table.unlink()
+    assert remembered(cache, "nope", table) is None
+    assert not table.exists()
+    found = remembered(cache, "k1", table)
+    assert found is not None
+    assert sha256_file(table) == digest
+    pd.testing.assert_frame_equal(found[0], gone)
+    assert found[1] == stats
+    assert (os.stat(table).st_nlink == 2) == link  # the cache's entry and the table
+    entry = next((tmp_path / "cache").rglob("*.file"))
+    entry.chmod(0o644)
+    with open(entry, "r+b") as f:  # written into (a link of it, opened for writing)
+        f.write(b"X")
+    table.unlink()
+    table.write_bytes(b"before")
+    assert remembered(cache, "k1", table) is None
+    assert table.read_bytes() == b"before"
