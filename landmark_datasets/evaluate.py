@@ -127,6 +127,44 @@ def make_model(name: str, seed: int, shape: tuple[int, int] = (0, 0)):
     raise ValueError(f"unknown model {name!r}; expected one of {MODELS}")
 
 
+def remembered_folds(labels: np.ndarray, groups: np.ndarray, wanted: int, seed: int,
+                     cache: Cache | None = None):
+    """:func:`grouped_folds`, from ``cache`` when these labels and groups were folded before.
+
+    Folding thousands of groups costs scikit-learn about a second, and a sweep point of a
+    scheme changes the features, never the rows, labels or groups: their folds are the same.
+    Stored as each row's fold, which gives back the same sorted index arrays.
+    """
+    if cache is None or not cache.enabled:
+        return grouped_folds(labels, groups, wanted, seed)
+    import hashlib
+
+    from sklearn import __version__ as sklearn_version
+
+    from landmark_datasets.cache import key
+
+    h = hashlib.sha256()
+    for values in (labels, groups):
+        h.update("\0".join(map(str, values)).encode() + b"\1")
+    k = key(MEMO, "folds", h.hexdigest(), wanted, seed, sklearn_version, code_digest())
+    found = cache.get(MEMO, k)
+    if found is not None and "fold" in found:
+        fold = found["fold"]
+        return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i))
+                for i in range(int(fold.max()) + 1)] if len(fold) else [], None
+    if found is not None and "why" in found:
+        return None, str(found["why"])
+    folds, why = grouped_folds(labels, groups, wanted, seed)
+    if why:
+        cache.put(MEMO, k, {"why": np.array(why)})
+    else:
+        fold = np.full(len(labels), -1, dtype=np.int32)
+        for i, (_, held) in enumerate(folds):
+            fold[held] = i
+        cache.put(MEMO, k, {"fold": fold})
+    return folds, why
+
+
 def grouped_folds(labels: np.ndarray, groups: np.ndarray, wanted: int, seed: int):
     """Stratified, grouped folds in which every label is learnt, or the reason there are none.
 
@@ -186,13 +224,16 @@ class Evaluation:
 
 
 def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
-             params: EvaluateParams) -> Evaluation:
-    """Cross-validate on train, score on test, and flag label-review candidates."""
+             params: EvaluateParams, cache: Cache | None = None) -> Evaluation:
+    """Cross-validate on train, score on test, and flag label-review candidates.
+
+    ``cache``: where the folds of train are remembered (:func:`remembered_folds`).
+    """
     cols = feature_columns(train, modality)
     out: dict = {"rows_train": len(train), "rows_test": len(test), "features": len(cols)}
     scored, confusion, unseen = fit_and_score(
         feature_matrix(train, cols), train["label"].to_numpy(), train["group"].to_numpy(),
-        feature_matrix(test, cols), test["label"].to_numpy(), params, "rows")
+        feature_matrix(test, cols), test["label"].to_numpy(), params, "rows", cache)
     out.update(scored)
     review = pd.DataFrame(columns=REVIEW_COLUMNS)
     if "skipped" in out:
@@ -208,7 +249,8 @@ def evaluate(train: pd.DataFrame, test: pd.DataFrame, modality: str,
 
 def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
                   x_test: np.ndarray, y_test: np.ndarray, params: EvaluateParams,
-                  unit: str) -> tuple[dict, pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
+                  unit: str, cache: Cache | None = None
+                  ) -> tuple[dict, pd.DataFrame, tuple[np.ndarray, np.ndarray]]:
     """Each model's grouped CV scores on train and its scores on test, or why there are none.
 
     ``unit`` names a sample in the reasons (rows, sequences). Returns the metrics, the first
@@ -228,7 +270,7 @@ def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
         out["skipped"] = (f"train holds {n_train} label{'s' * (n_train != 1)}; a classifier "
                           "needs two or more" if len(y_train) else f"no {unit} in train")
         return out, confusion, unseen
-    folds, why = grouped_folds(y_train, g_train, params.cv_folds, params.seed)
+    folds, why = remembered_folds(y_train, g_train, params.cv_folds, params.seed, cache)
     if why:
         out["cv_skipped"] = why
     if not len(y_test):

@@ -61,7 +61,7 @@ def main() -> None:
         float32 = modality not in SEQUENCE_MODALITIES  # sequence statistics are float64
         result, hit = memoized(cache, memo_key("rows", modality, digests, params),
                                functools.partial(_on_tables, evaluate, files, float32,
-                                                 modality, params))
+                                                 modality, params, cache))
         report[modality] = result.metrics
         reviews.append(result.review)
         storage.write_csv(result.confusion, paths.confusion_plot(modality))

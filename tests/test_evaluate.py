@@ -116,3 +116,42 @@ def test_lda_shrinks_its_covariance_only_with_fewer_rows_than_twice_the_features
     large = evaluate.make_model("lda", 42, (3706, 63))
     assert (small.solver, small.shrinkage) == ("lsqr", "auto")
     assert (large.solver, large.shrinkage) == ("svd", None)
+
+
+@pytest.mark.parametrize(("groups_per_label", "wanted"), [(7, 5), (3, 5), (1, 5), (40, 3)])
+def test_remembered_folds_are_scikit_learns_folds(tmp_path, monkeypatch, groups_per_label,
+                                                   wanted):
+    """Folds come back from the cache as the same index arrays (or the same reason there
+    are none), without folding again; other labels or groups are folded anew."""
+    import numpy as np
+
+    from landmark_datasets.cache import Cache
+
+    rng = np.random.default_rng(groups_per_label)
+    labels = np.repeat(np.array(["a", "b", "c"], dtype=object), groups_per_label * 4)
+    groups = np.array([f"{lab}{i // 4}" for lab, i in zip(
+        labels, np.tile(np.arange(groups_per_label * 4), 3), strict=True)], dtype=object)
+    order = rng.permutation(len(labels))
+    labels, groups = labels[order], groups[order]
+    expected = evaluate.grouped_folds(labels, groups, wanted, 0)
+    cache = Cache(tmp_path)
+    assert _same(evaluate.remembered_folds(labels, groups, wanted, 0, cache), expected)
+    with monkeypatch.context() as m:
+        m.setattr(evaluate, "grouped_folds", lambda *a: pytest.fail("folded again"))
+        assert _same(evaluate.remembered_folds(labels, groups, wanted, 0, cache), expected)
+        with pytest.raises(pytest.fail.Exception, match="folded again"):
+            evaluate.remembered_folds(labels, groups[::-1].copy(), wanted, 0, cache)
+        with pytest.raises(pytest.fail.Exception, match="folded again"):
+            evaluate.remembered_folds(labels, groups, wanted, 1, cache)
+    assert (expected[0] is None) == (groups_per_label == 1)
+
+
+def _same(a, b) -> bool:
+    import numpy as np
+
+    (folds_a, why_a), (folds_b, why_b) = a, b
+    if folds_a is None or folds_b is None:
+        return folds_a is folds_b and why_a == why_b
+    return why_a == why_b and len(folds_a) == len(folds_b) and all(
+        np.array_equal(x, y) and x.dtype == y.dtype
+        for fa, fb in zip(folds_a, folds_b, strict=True) for x, y in zip(fa, fb, strict=True))
