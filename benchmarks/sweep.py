@@ -10,11 +10,11 @@ repository with them as ``ingest.raw_dir`` and a cold cache, measures in one run
   - a full ``dvc repro``;
   - a no-op ``dvc repro``;
   - two sweep points: ``preprocess.scheme`` changed (the hands tables change; the faces are
-    validated and evaluated from the memo), then ``preprocess.face_scheme`` too (the faces
+    preprocessed, validated and evaluated from the memos), then ``preprocess.face_scheme`` too (the faces
     change);
   - each stage alone afterwards (``python -m stages.<name>``; extract with its cache off, so
-    it extracts again, validate and evaluate with their memo off): seconds, share of the full
-    build and of extract, and peak memory (RSS of its largest process).
+    it extracts again, preprocess, validate and evaluate with their memos off): seconds, share
+    of the full build and of extract, and peak memory (RSS of its largest process).
 
 and prints them as a table per size, with each sweep point's share of the full build, the
 no-op's seconds and each stage against the issue's targets (evaluate <= 25% of extract;
@@ -99,10 +99,12 @@ def measure(raw: Path) -> dict:
                                                       "face_scheme: none"))
         face_sweep = timed([*dvc, "repro"], tmp, env)
         # extract alone with the cache off: what extracting costs, not reading the cache;
-        # evaluate and validate alone with the memo off: what they cost on new tables
+        # preprocess, validate and evaluate alone with their memos off: what they cost on
+        # new tables
         rows = {s: timed([sys.executable, "-m", f"stages.{s}"], tmp,
                          {**env, "LANDMARK_CACHE_DIR": "off"}
-                         if s in ("extract", "validate", "evaluate") else env)[:2]
+                         if s in ("extract", "preprocess", "validate", "evaluate")
+                         else env)[:2]
                 for s in STAGES}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
