@@ -10,8 +10,8 @@ repository with them as ``ingest.raw_dir`` and a cold cache, measures in one run
   - a full ``dvc repro``;
   - a no-op ``dvc repro``;
   - two sweep points: ``preprocess.scheme`` changed (the hands tables change; the faces are
-    preprocessed, validated and evaluated from the memos), then ``preprocess.face_scheme`` too (the faces
-    change);
+    preprocessed, validated and evaluated from the memos), then ``preprocess.face_scheme``
+    too (the faces change);
   - each stage alone afterwards (``python -m stages.<name>``; extract with its cache off, so
     it extracts again, preprocess, validate and evaluate with their memos off): seconds, share
     of the full build and of extract, and peak memory (RSS of its largest process).

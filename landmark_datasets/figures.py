@@ -184,40 +184,104 @@ def holistic_frames(pre) -> tuple[bool, str]:
 
 
 def draw(ctx: dict, tables: dict[str, pd.DataFrame], confusions: dict[str, pd.DataFrame],
-         pre, dpi: int) -> dict[str, str]:
+         pre, dpi: int, cache=None) -> dict[str, str]:
     """Every figure that has data, as ``{key: "figures/<name>.png"}``; the others are removed.
 
     ``ctx`` is :func:`landmark_datasets.report.context`'s; ``pre`` the preprocess params.
+    ``cache``: a landmark cache where each figure's PNG is remembered under the digest of
+    what it is drawn from (:func:`remembered`): a sweep of the hand scheme draws the hand
+    figures only.
     """
     balance, detection, reasons = ctx["balance"], ctx["detection"], ctx["reasons"]
     rows, profile = ctx["rows"], ctx["blendshapes"]
     holistic = tables[schema.HOLISTIC]
+    # per figure: whether it has data, what it is drawn from (all of it), how to draw it
     make = {
-        "balance": lambda: plot_bars(
+        "balance": (len(balance), (balance,), lambda: plot_bars(
             balance.assign(group=balance["modality"] + "/" + balance["label"]),
-            "group", "split", "rows", "Rows per label and split", "balance", dpi)
-        if len(balance) else None,
-        "detection": lambda: plot_bars(
+            "group", "split", "rows", "Rows per label and split", "balance", dpi)),
+        "detection": (len(detection), (detection,), lambda: plot_bars(
             detection.assign(group=detection["modality"] + "/" + detection["label"],
                              what="rate"),
-            "group", "what", "rate", "Detection rate per label", "detection", dpi)
-        if len(detection) else None,
-        "handedness": lambda: plot_handedness(tables["hands"], dpi) if rows["hands"] else None,
-        "skeletons": lambda: plot_hand_skeletons(tables["hands"], pre.scheme, dpi)
-        if rows["hands"] else None,
-        "blendshapes": lambda: plot_blendshapes(profile, dpi) if not profile.empty else None,
-        "presence": lambda: plot_bars(
+            "group", "what", "rate", "Detection rate per label", "detection", dpi)),
+        "handedness": (rows["hands"], (tables["hands"],),
+                       lambda: plot_handedness(tables["hands"], dpi)),
+        "skeletons": (rows["hands"], (tables["hands"], pre.scheme),
+                      lambda: plot_hand_skeletons(tables["hands"], pre.scheme, dpi)),
+        "blendshapes": (not profile.empty, (profile,), lambda: plot_blendshapes(profile, dpi)),
+        "presence": (rows[schema.HOLISTIC], (ctx["presence"],), lambda: plot_bars(
             ctx["presence"].melt(
                 id_vars=["label"], value_vars=["left hand", "right hand", "face"],
                 var_name="part", value_name="rate"),
-            "label", "part", "rate", "Holistic rows: parts present per label", "presence", dpi)
-        if rows[schema.HOLISTIC] else None,
-        "holistic_skeletons": lambda: plot_holistic_skeletons(
-            holistic, *holistic_frames(pre), dpi) if rows[schema.HOLISTIC] else None,
-        "reasons": lambda: plot_bars(reasons.assign(what="rows"), "reason", "stage", "rows",
-                                     "Ledger reasons", "reasons", dpi) if len(reasons) else None,
-        "confusion": lambda: plot_confusion(confusions, dpi) if confusions else None,
+            "label", "part", "rate", "Holistic rows: parts present per label", "presence", dpi)),
+        "holistic_skeletons": (rows[schema.HOLISTIC], (holistic, holistic_frames(pre)),
+                               lambda: plot_holistic_skeletons(holistic, *holistic_frames(pre),
+                                                               dpi)),
+        "reasons": (len(reasons), (reasons,), lambda: plot_bars(
+            reasons.assign(what="rows"), "reason", "stage", "rows", "Ledger reasons",
+            "reasons", dpi)),
+        "confusion": (bool(confusions), (confusions,), lambda: plot_confusion(confusions, dpi)),
     }
-    figures = {k: path for k, draw_one in make.items() if (path := draw_one())}
+    figures = {k: remembered(cache, k, (dpi, *inputs), draw_one)
+               for k, (has_data, inputs, draw_one) in make.items() if has_data}
     remove_stale_figures(set(figures.values()))
     return figures
+
+
+#: The namespace of figures in the landmark cache.
+MEMO = "figures"
+
+
+def digest(value) -> str:
+    """sha256 of what a figure is drawn from: tables, dicts and tuples of them, text, numbers.
+
+    A table's every cell, column name and dtype count.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def add(v) -> None:
+        if isinstance(v, pd.DataFrame):
+            h.update(repr((list(v.columns), [str(t) for t in v.dtypes], v.shape)).encode())
+            if len(v):
+                h.update(pd.util.hash_pandas_object(v, index=True).to_numpy().tobytes())
+        elif isinstance(v, dict):
+            for k in v:  # in order: a figure draws its panels in the dict's order
+                add(str(k))
+                add(v[k])
+        elif isinstance(v, (list, tuple)):
+            h.update(b"(")
+            for x in v:
+                add(x)
+            h.update(b")")
+        else:
+            h.update(repr(v).encode() + b"\0")
+
+    add(value)
+    return h.hexdigest()
+
+
+def remembered(cache, name: str, inputs: tuple, draw_one) -> str:
+    """Figure ``name`` drawn by ``draw_one()``, or its PNG from ``cache`` if drawn before.
+
+    Before: from the same ``inputs``, by the same code and matplotlib, so the same bytes.
+    """
+    if cache is None or not cache.enabled:
+        return draw_one()
+    import sys
+
+    from landmark_datasets.cache import key, source_digest
+
+    k = key(MEMO, name, digest(inputs),
+            source_digest(sys.modules[__name__], schema, libraries=("matplotlib", "numpy")))
+    found = cache.get(MEMO, k)
+    if found is not None and "png" in found:
+        out = str(found["name"])
+        with storage.atomic_open(FIGURES / out.removeprefix("figures/"), "wb") as f:
+            f.write(found["png"].tobytes())
+        return out
+    out = draw_one()
+    png = (FIGURES / out.removeprefix("figures/")).read_bytes()
+    cache.put(MEMO, k, {"name": np.array(out), "png": np.frombuffer(png, dtype=np.uint8)})
+    return out

@@ -290,6 +290,10 @@ EXPECTED_RANGES: dict[str, dict[str, tuple[float, float]]] = {
     # (face centre) in image widths, and a hand filling a close-up goes past 1 (-1.1 measured
     # on 10,000 cropped photos), so it gets the span x and y have
     "none": {"x": (-1.0, 2.0), "y": (-1.0, 2.0), "z": (-3.0, 3.0)},
+    # the same, hands rotated about their wrists (rotate, palm_frame): a point stays within
+    # the hand's extent of its wrist, at most the picture's diagonal (-1.28 measured on 10,000
+    # photos; 3 widths or heights at an aspect ratio of 1:3)
+    "none_rotated": {"x": (-4.0, 5.0), "y": (-4.0, 5.0), "z": (-4.0, 4.0)},
     "wrist_palm": {"x": (-8.0, 8.0), "y": (-8.0, 8.0), "z": (-8.0, 8.0)},
     "bbox": {"x": (0.0, 1.0), "y": (0.0, 1.0), "z": (-8.0, 8.0)},
     "wrist_maxabs": {"x": (-1.0, 1.0), "y": (-1.0, 1.0), "z": (-8.0, 8.0)},

@@ -244,6 +244,15 @@ def code_digest() -> str:
                          libraries=("great-expectations", "pandas", "numpy"))
 
 
+def hand_ranges(scheme: str, rotate: bool = False, palm_frame: bool = False) -> str:
+    """The :data:`.schema.EXPECTED_RANGES` key of hands under ``scheme`` and these flags.
+
+    Only MediaPipe's own units (``none``) move out of their range when a hand is rotated
+    about its wrist; the other schemes' ranges hold whatever its orientation.
+    """
+    return "none_rotated" if scheme == "none" and (rotate or palm_frame) else scheme
+
+
 def _rows(table) -> int:
     """The rows of a DataFrame or of the Parquet file at a path (from its footer)."""
     if isinstance(table, pd.DataFrame):

@@ -21,6 +21,7 @@ import json
 import logging
 
 from landmark_datasets import figures, inventory, paths, quality, report, schema, storage
+from landmark_datasets.cache import Cache
 
 log = logging.getLogger("report")
 
@@ -40,7 +41,7 @@ def main() -> None:
         review=storage.read_table(paths.LABEL_REVIEW),
         validation=json.loads(paths.VALIDATION.read_text()))
     ctx["figures"] = figures.draw(ctx, tables, report.load_confusions(), params.preprocess,
-                                  params.report.dpi)
+                                  params.report.dpi, Cache.from_env())
     storage.write_text(quality.render(ctx), paths.QUALITY)
     storage.write_json(report.metrics(ctx), paths.METRICS)
     for key, name in (("balance", "class_balance"), ("detection", "detection_rate"),

@@ -7,8 +7,9 @@ Writes:  ``reports/validation.json`` (every expectation with its result),
          the table it was given: what that modality's split depends on, so a sweep of the
          hand scheme leaves the faces' split alone) and, on violations,
          a readable summary on stderr and exit status 1, which fails ``dvc repro``.
-Params:  ``validate.min_rows`` (per modality), ``preprocess.scheme`` and ``face_scheme`` (which
-         value ranges apply), ``preprocess.privacy`` (which face columns are there).
+Params:  ``validate.min_rows`` (per modality), ``preprocess.scheme``, ``rotate``,
+         ``palm_frame`` and ``face_scheme`` (which value ranges apply),
+         ``preprocess.privacy`` (which face columns are there).
 
 Computations: :mod:`landmark_datasets.validate`. This entry point reads params, calls them and
 writes the outputs.
@@ -18,7 +19,14 @@ from __future__ import annotations
 
 from landmark_datasets import inventory, paths, schema, storage
 from landmark_datasets.cache import Cache
-from landmark_datasets.validate import REPORT, ValidationError, failures, log, validate
+from landmark_datasets.validate import (
+    REPORT,
+    ValidationError,
+    failures,
+    hand_ranges,
+    log,
+    validate,
+)
 
 
 def gate(modality: str, report: dict, sha256: str) -> dict:
@@ -47,7 +55,8 @@ def main() -> None:
     inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}
     pre = params.preprocess
     digests = {m: storage.sha256_file(f) for m, f in files.items()}
-    report = validate(files, labels, pre.scheme, params.validate.min_rows, pre.face_scheme,
+    report = validate(files, labels, hand_ranges(pre.scheme, pre.rotate, pre.palm_frame),
+                      params.validate.min_rows, pre.face_scheme,
                       pre.privacy, pre.velocities, inputs, pre.holistic_hands,
                       cache=Cache.from_env(), digests=digests)
     storage.write_json(report, REPORT)

@@ -186,3 +186,29 @@ def test_a_remembered_table_comes_back_only_with_its_own_bytes(tmp_path, monkeyp
     table.write_bytes(b"before")
     assert remembered(cache, "k1", table) is None
     assert table.read_bytes() == b"before"
+
+
+@pytest.mark.parametrize("flag", ["rotate", "palm_frame"])
+def test_a_hand_rotated_in_mediapipe_units_gets_the_rotated_range(flag):
+    """A hand across a 3:1 picture, wrist in a corner, fingers along the bottom edge: turned
+    upright about its wrist (``scheme=none``), its fingertips are two picture heights above
+    the picture, outside the plain ``none`` range, inside the one validate uses for it."""
+    from landmark_datasets.validate import hand_ranges
+
+    df = _hands(1).assign(image_width=1920, image_height=640)
+    t = np.linspace(0, 1, 21)[:, None]
+    pts = np.hstack([0.01 + 0.98 * t, np.full((21, 1), 0.99), 0.001 * t])
+    pts[schema.MIDDLE_MCP] = [0.2, 0.99, 0.0]
+    pts[schema.INDEX_MCP] = [0.2, 0.95, 0.0]  # a palm with some width, for the palm frame
+    pts[schema.PINKY_MCP] = [0.2, 0.985, 0.02]
+    df[list(schema.HAND_LANDMARK_COLUMNS)] = pts.reshape(1, 63)
+    kept, gone, _ = preprocess(df, "hands", PreprocessParams(scheme="none", **{flag: True}))
+    assert len(gone) == 0
+    out = kept[list(schema.HAND_LANDMARK_COLUMNS)].to_numpy().reshape(21, 3)
+    ranges = schema.EXPECTED_RANGES[hand_ranges("none", **{flag: True})]
+    assert hand_ranges("none", **{flag: True}) == "none_rotated"
+    assert hand_ranges("bbox", **{flag: True}) == "bbox"
+    assert out.min() < schema.EXPECTED_RANGES["none"]["y"][0]
+    for i, axis in enumerate(schema.AXES):
+        assert ranges[axis][0] <= out[:, i].min()
+        assert out[:, i].max() <= ranges[axis][1]
