@@ -13,8 +13,9 @@ repository with them as ``ingest.raw_dir`` and a cold cache, measures in one run
     preprocessed, validated and evaluated from the memos), then ``preprocess.face_scheme``
     too (the faces change);
   - each stage alone afterwards (``python -m stages.<name>``; extract with its cache off, so
-    it extracts again, preprocess, validate and evaluate with their memos off): seconds, share
-    of the full build and of extract, and peak memory (RSS of its largest process).
+    it extracts again, preprocess, validate, evaluate and report with their memos off):
+    seconds, share of the full build and of extract, and peak memory (RSS of its largest
+    process).
 
 and prints them as a table per size, with each sweep point's share of the full build, the
 no-op's seconds and each stage against the issue's targets (evaluate <= 25% of extract;
@@ -99,11 +100,11 @@ def measure(raw: Path) -> dict:
                                                       "face_scheme: none"))
         face_sweep = timed([*dvc, "repro"], tmp, env)
         # extract alone with the cache off: what extracting costs, not reading the cache;
-        # preprocess, validate and evaluate alone with their memos off: what they cost on
-        # new tables
+        # the stages with memos (preprocess, validate, evaluate, report's figures) alone with
+        # them off: what they cost on new tables
         rows = {s: timed([sys.executable, "-m", f"stages.{s}"], tmp,
                          {**env, "LANDMARK_CACHE_DIR": "off"}
-                         if s in ("extract", "preprocess", "validate", "evaluate")
+                         if s in ("extract", "preprocess", "validate", "evaluate", "report")
                          else env)[:2]
                 for s in STAGES}
     finally:
