@@ -301,6 +301,7 @@ def fit_and_score(x_train: np.ndarray, y_train: np.ndarray, g_train: np.ndarray,
             if first:
                 confusion = pd.DataFrame({"actual": y_test, "predicted": predicted})
                 unseen[0][len(y_train):], unseen[1][len(y_train):] = predicted, proba.max(axis=1)
+        del fitted  # not alive while the next model fits
         out[name] = result
     return out, confusion, unseen
 
@@ -373,6 +374,7 @@ def out_of_fold(model, x: np.ndarray, y: np.ndarray, folds) -> tuple[np.ndarray,
         proba = fitted.predict_proba(x[held_idx])
         best[held_idx] = fitted.classes_[proba.argmax(axis=1)]
         conf[held_idx] = proba.max(axis=1)
+        del fitted, proba  # one fold's forest at a time: memory is the model's, not k of them
     return best, conf
 
 
