@@ -328,7 +328,7 @@ def _table_pieces(table, rows: int):
     if not file.metadata.num_rows:
         yield file.schema_arrow.empty_table().to_pandas()
         return
-    yield from row_group_runs(file, rows)
+    yield from row_group_runs(file, rows, slack=0.25)  # a short tail is no batch of its own
 
 
 def _narrow(table, columns: list[str]) -> tuple[pd.DataFrame, list[str]]:

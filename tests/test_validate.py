@@ -143,3 +143,25 @@ def test_a_parquet_file_validated_a_piece_at_a_time_gives_the_results_of_one_bat
         for a, b in zip(results, pieces["results"]["faces"][view], strict=True):
             assert a | {"unexpected_percent": None} == b | {"unexpected_percent": None}
             assert a["unexpected_percent"] == pytest.approx(b["unexpected_percent"])
+
+
+@pytest.mark.parametrize(("groups", "slack", "pieces"), [
+    ([4, 4, 1], 0.0, [4, 4, 1]), ([4, 4, 1], 0.25, [4, 5]), ([4, 4, 2], 0.25, [4, 4, 2]),
+    ([4], 0.25, [4]), ([1, 1, 1, 1, 1], 0.5, [2, 3]), ([3, 3, 3], 0.5, [6, 3])])
+def test_a_short_last_run_of_row_groups_joins_the_one_before(tmp_path, groups, slack, pieces):
+    """Validate reads a table in runs of row groups; a tail of at most ``slack`` of a run is
+    no Great Expectations batch of its own (4,096 + 51 faces rows: one batch)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from landmark_datasets.storage import row_group_runs
+
+    path = tmp_path / "t.parquet"
+    with pq.ParquetWriter(path, pa.schema([("v", pa.int64())])) as w:
+        start = 0
+        for g in groups:
+            w.write_table(pa.table({"v": list(range(start, start + g))}))
+            start += g
+    runs = list(row_group_runs(pq.ParquetFile(path), 4 if groups[0] != 1 else 2, slack))
+    assert [len(r) for r in runs] == pieces
+    assert [v for r in runs for v in r["v"]] == list(range(sum(groups)))
