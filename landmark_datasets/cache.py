@@ -136,17 +136,11 @@ class Cache:
         """
         if self.root is None:
             return
-        import shutil
-
         path = self._path(namespace, k).with_suffix(".file")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with storage.atomic_path(path) as tmp:
-                os.unlink(tmp)  # os.link makes the name
-                try:
-                    os.link(src, tmp)
-                except OSError:
-                    shutil.copyfile(src, tmp)
+                _link_or_copy(src, tmp)
         except OSError as err:
             log.warning("%s: cannot write the cache (%s); continuing without it", path, err)
 
@@ -158,18 +152,10 @@ class Cache:
         if self.root is None:
             self.misses += 1
             return False
-        import shutil
-
         path = self._path(namespace, k).with_suffix(".file")
         try:
             with storage.atomic_path(dst) as tmp:
-                os.unlink(tmp)  # os.link makes the name
-                try:
-                    os.link(path, tmp)
-                except OSError as err:
-                    if isinstance(err, FileNotFoundError):
-                        raise
-                    shutil.copyfile(path, tmp)
+                _link_or_copy(path, tmp)
                 if storage.sha256_file(tmp) != sha256:
                     log.warning("%s: cache entry changed since it was stored; computing it "
                                 "again", path)
@@ -188,6 +174,22 @@ class Cache:
     def put_json(self, namespace: str, k: str, value: Any) -> None:
         """Store a JSON-serializable ``value`` under ``k``."""
         self.put(namespace, k, {"json": np.array(json.dumps(value, sort_keys=True))})
+
+
+def _link_or_copy(src: Path | str, tmp: Path) -> None:
+    """``src`` at the temporary path ``tmp`` (from :func:`.storage.atomic_path`): linked or copied.
+
+    A copy across file systems; FileNotFoundError when ``src`` is not there.
+    """
+    import shutil
+
+    os.unlink(tmp)  # os.link makes the name
+    try:
+        os.link(src, tmp)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        shutil.copyfile(src, tmp)
 
 
 def source_digest(*modules: Any, libraries: tuple[str, ...] = ()) -> str:

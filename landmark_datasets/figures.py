@@ -6,6 +6,8 @@ same tables draw the same bytes. A section without data draws nothing: the repor
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -262,6 +264,16 @@ def digest(value) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def code_digest() -> str:
+    """sha256 of the code that draws the figures and of matplotlib (read once per process)."""
+    import sys
+
+    from landmark_datasets.cache import source_digest
+
+    return source_digest(sys.modules[__name__], schema, libraries=("matplotlib", "numpy"))
+
+
 def remembered(cache, name: str, inputs: tuple, draw_one) -> str:
     """Figure ``name`` drawn by ``draw_one()``, or its PNG from ``cache`` if drawn before.
 
@@ -269,12 +281,9 @@ def remembered(cache, name: str, inputs: tuple, draw_one) -> str:
     """
     if cache is None or not cache.enabled:
         return draw_one()
-    import sys
+    from landmark_datasets.cache import key
 
-    from landmark_datasets.cache import key, source_digest
-
-    k = key(MEMO, name, digest(inputs),
-            source_digest(sys.modules[__name__], schema, libraries=("matplotlib", "numpy")))
+    k = key(MEMO, name, digest(inputs), code_digest())
     found = cache.get(MEMO, k)
     if found is not None and "png" in found:
         out = str(found["name"])
