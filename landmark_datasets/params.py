@@ -169,7 +169,8 @@ class SplitParams:
 class EvaluateParams:
     """Baseline classifiers (``evaluate`` section)."""
 
-    #: Models to train, the first one also drives the confusion plot and the label review:
+    #: Models to train, the first one also drives the confusion plot; the label review
+    #: averages all of them:
     #: lda (linear discriminant analysis) | extra_trees (extremely randomized trees) |
     #: logreg (scaled logistic regression) | forest (random forest): see
     #: :func:`landmark_datasets.evaluate.make_model`.
@@ -177,8 +178,6 @@ class EvaluateParams:
     #: Grouped, stratified cross-validation folds (fewer when there are fewer groups).
     cv_folds: int = 5
     seed: int = 42
-    #: A row predicted as another label with at least this probability is listed for review.
-    review_confidence: float = 0.8
 
 
 @dataclass
@@ -225,7 +224,7 @@ _UNIT_INTERVAL = {
     "extract.hands.min_tracking_confidence", "extract.faces.min_face_detection_confidence",
     "extract.faces.min_face_presence_confidence", "extract.faces.min_tracking_confidence",
     "preprocess.min_handedness_score", "preprocess.max_out_of_frame", "preprocess.min_extent",
-    "preprocess.min_reference_ratio", "evaluate.review_confidence",
+    "preprocess.min_reference_ratio",
 }
 _CHOICES = {
     "preprocess.scheme": schema.HAND_SCHEMES,

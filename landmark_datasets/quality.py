@@ -74,7 +74,7 @@ def _evaluation_section(ctx: dict) -> str:
     for modality, result in ctx["evaluation_raw"].items():
         for key, what in (("skipped", "not evaluated"), ("cv_skipped", "no cross-validation"),
                           ("test_skipped", "no test scores"),
-                          ("review_skipped", "label review of test rows only")):
+                          ("review_skipped", "no label review")):
             if key in result:
                 lines.append(f"- {modality}: {what}: {result[key]}.")
             for model in schema.CLASSIFIERS:  # what one model alone could not score
@@ -83,6 +83,40 @@ def _evaluation_section(ctx: dict) -> str:
     return (_md_table(ctx["evaluation"]) + ("\n" + "\n".join(lines) + "\n" if lines else "")
             + ("\n" + _figure(ctx, "confusion", "confusion matrices")
                if ctx["figures"].get("confusion") else ""))
+
+
+def _review_section(ctx: dict) -> str:
+    """The review queue's size per table and its head, and what reviews.csv did to this build."""
+    queue, rs = ctx["review"], ctx["review_summary"]
+    per = [{"table": m, "entries": int((queue["modality"] == m).sum()),
+            "flagged": int(queue.loc[queue["modality"] == m, "flagged"].sum())}
+           for m in schema.MODALITIES]
+    skipped = [f"- {m}: not ranked: {r['review_skipped']}."
+               for m, r in ctx["evaluation_raw"].items() if "review_skipped" in r]
+    head = queue[queue["flagged"].astype(bool)].head(15).drop(columns="flagged")
+    a = rs["applied"]
+    applied = ", ".join(f"{k} {a[k]['decisions']} ({a[k]['rows']} rows)" for k in a)
+    unmatched = pd.DataFrame(rs["unmatched"], columns=["row", "source_id", "target",
+                                                       "decision", "label", "note"])
+    superseded = (f" {len(rs['superseded'])} decisions were overridden by later ones on the "
+                  f"same rows (rows {', '.join(map(str, rs['superseded'][:10]))})."
+                  if rs["superseded"] else "")
+    relabelled = pd.DataFrame(rs["relabelled"], columns=["from", "to", "rows"])
+    return (
+        "Every image, frame and video time range not yet decided gets an out-of-fold "
+        "probability for its label (grouped cross-validation over train and test together, "
+        "for the review only), and confident learning (cleanlab) ranks them: "
+        "`reports/label_review.csv`, flagged entries first, most likely wrong first (`score`: "
+        "the probability of the given label). See them with `python3.11 dev.py review`; "
+        "decisions go to `reviews.csv` and the next `dvc repro` applies them.\n\n"
+        + _md_table(pd.DataFrame(per)) + ("\n" + "\n".join(skipped) + "\n" if skipped else "")
+        + "\nMost likely wrong:\n\n" + _md_table(head)
+        + f"\n**Decisions** (`reviews.csv`): {rs['decisions']} rows; applied: {applied}."
+        + superseded + "\n\n"
+        + ("Relabelled:\n\n" + _md_table(relabelled) + "\n" if len(relabelled) else "")
+        + f"Decisions that matched nothing in this build: {len(unmatched)}"
+        + (" (a file no longer there, or a frame this build does not hold; they stay in "
+           "reviews.csv, harmless):\n\n" + _md_table(unmatched) if len(unmatched) else ".\n"))
 
 
 def render(ctx: dict) -> str:
@@ -153,11 +187,9 @@ maximum of each row feature over its frames, since signs are sequences. Confusio
 shown as a number.
 
 {_evaluation_section(ctx)}
-**Label review**: {ctx['review_count']} rows whose out-of-fold prediction confidently disagrees
-with their label (`reports/label_review.csv`; ids are pseudonymous, look them up in your own
-inventory before relabelling):
+## Review
 
-{_md_table(ctx['review'].head(20))}
+{_review_section(ctx)}
 ## Video gaps
 
 Gaps of at most {ctx['gaps']['max_gap_frames']} sampled frames in a video track are filled by

@@ -255,6 +255,8 @@ class Reason(enum.StrEnum):
     #: A holistic frame without the parts ``preprocess.holistic_keep`` asks for (or a hand
     #: with no face to place it in, under ``holistic_hands=face_frame``).
     MISSING_PARTS = "missing_parts"
+    #: A row a reviewer dropped (``reviews.csv``: decision ``drop``; the note is the detail).
+    REVIEW_DROP = "review_drop"
 
 
 #: Columns of the published ledger. Internal ledgers add ``path``; the published one must not.

@@ -90,8 +90,13 @@ def split(df: pd.DataFrame, modality: str, test_size: float, seed: int
 PIECE_ROWS = 4096
 
 
-def pieces(path, modality: str, test_size: float, seed: int, rows: int = PIECE_ROWS):
+def pieces(path, modality: str, test_size: float, seed: int, rows: int = PIECE_ROWS,
+           decisions: pd.DataFrame | None = None):
     """The Parquet table at ``path`` split: ``({side: iterator of pieces}, groups per side)``.
+
+    ``decisions``: the table's reviewed rows (:func:`landmark_datasets.review.for_modality`),
+    applied before the split: relabelled rows are split and published with their new label,
+    dropped rows are not published.
 
     Each side's rows come in key order, ``rows`` at a time, as :func:`split` would give them.
     The table is held once, in Arrow's columnar memory; pandas sees only a piece at a time
@@ -99,7 +104,11 @@ def pieces(path, modality: str, test_size: float, seed: int, rows: int = PIECE_R
     """
     import pyarrow.parquet as pq
 
+    from landmark_datasets import review
+
     table = pq.read_table(path)
+    if decisions is not None:
+        table = review.apply(table, decisions)
     keys = table.select([*schema.KEY_COLUMNS, "label", "group"]).to_pandas()
     sides = order(keys, modality, test_size, seed)
 
@@ -113,14 +122,22 @@ def pieces(path, modality: str, test_size: float, seed: int, rows: int = PIECE_R
     return {s: side_pieces(p) for s, p in sides.items()}, groups
 
 
-def public_ledger(paths=LEDGERS) -> pd.DataFrame:
-    """The stage ledgers merged, without paths, in a stable order."""
+def public_ledger(paths=LEDGERS, reviewed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The stage ledgers merged, without paths, in a stable order.
+
+    ``reviewed``: the matched review decisions (:mod:`landmark_datasets.review`), whose drops
+    join the ledger as ``review_drop`` rows after the stages' own.
+    """
+    from landmark_datasets import review
+
     frames = [storage.read_table(p) for p in paths]
+    if reviewed is not None:
+        frames.append(review.ledger_rows(reviewed))
     ledger = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
     ledger = ledger.reindex(columns=list(schema.LEDGER_COLUMNS))
     for col in ("frame", "instance"):
         ledger[col] = ledger[col].astype("Int64")
-    stage_order = {"ingest": 0, "extract": 1, "preprocess": 2}
+    stage_order = {"ingest": 0, "extract": 1, "preprocess": 2, review.STAGE: 3}
     return ledger.sort_values(
         ["stage", "source_id", "modality", "label", "frame", "instance", "reason"],
         key=lambda s: s.map(stage_order) if s.name == "stage" else s,

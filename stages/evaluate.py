@@ -1,12 +1,14 @@
 """Evaluate: baseline classifiers on the published split, the number that sweeps compare.
 
-Reads:   ``data/dataset/{hands,faces,holistic}/{train,test}.parquet``.
+Reads:   ``data/dataset/{hands,faces,holistic}/{train,test}.parquet`` and the rows decided in
+         ``reviews.csv`` (``data/interim/review/decisions.parquet``: they leave the queue).
 Writes:  ``reports/evaluation.json`` (per modality and model: grouped cross-validation on train,
          accuracy, macro-F1 and per-label recall on test; the report folds it into the DVC
          metrics ``reports/metrics.json``), ``reports/plots/confusion_<modality>.csv`` (DVC
          confusion plots: actual vs predicted on test) and ``reports/label_review.csv``
-         (rows whose out-of-fold prediction confidently disagrees with their label).
-Params:  ``evaluate`` (models, cv_folds, seed, review_confidence).
+         (the review queue: every image, frame or time range not yet decided, ranked by how
+         likely its label is wrong, confident learning's flagged ones first).
+Params:  ``evaluate`` (models, cv_folds, seed).
 
 An evaluation whose tables, params and code are unchanged (a sweep of another modality's
 scheme) is read from the landmark cache (:func:`landmark_datasets.evaluate.memoized`).
@@ -21,12 +23,13 @@ import functools
 
 import pandas as pd
 
-from landmark_datasets import paths, schema, storage
+from landmark_datasets import paths, review, schema, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.evaluate import (
     SEQUENCE_MODALITIES,
     evaluate,
     evaluate_sequences,
+    label_review,
     log,
     memo_key,
     memoized,
@@ -54,7 +57,8 @@ def main() -> None:
 
     storage.setup_logging()
     params = params_mod.load().evaluate
-    report, reviews, cache = {}, [], Cache.from_env()
+    report, queues, cache = {}, [], Cache.from_env()
+    decided = review.read_matched(paths.REVIEW_DECISIONS)
     for modality in schema.MODALITIES:
         files = tuple(paths.table(modality, s, "parquet") for s in ("train", "test"))
         digests = [storage.sha256_file(f) for f in files]
@@ -62,11 +66,13 @@ def main() -> None:
         result, hit = memoized(cache, memo_key("rows", modality, digests, params),
                                functools.partial(_on_tables, evaluate, files, float32,
                                                  modality, params, cache))
-        report[modality] = result.metrics
-        reviews.append(result.review)
+        queue = label_review(result.review, modality, review.for_modality(decided, modality))
+        report[modality] = {**result.metrics, "review_queue": len(queue),
+                            "review_queue_flagged": int(queue["flagged"].sum())}
+        queues.append(queue)
         storage.write_csv(result.confusion, paths.confusion_plot(modality))
-        log.info("%s: %s; %d label-review candidates%s", modality,
-                 summary(result.metrics, params.models), len(result.review),
+        log.info("%s: %s; review queue %d entries, %d flagged%s", modality,
+                 summary(result.metrics, params.models), len(queue), queue["flagged"].sum(),
                  " (memo: its tables are unchanged)" if hit else "")
         if modality in SEQUENCE_MODALITIES:
             seq = memoized(cache, memo_key("sequences", modality, digests, params),
@@ -76,7 +82,8 @@ def main() -> None:
             log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
                      seq["sequences_test"], summary(seq, params.models))
     storage.write_json(report, paths.EVALUATION)
-    storage.write_csv(pd.concat(reviews, ignore_index=True), paths.LABEL_REVIEW)
+    storage.write_csv(pd.concat(queues, ignore_index=True), paths.LABEL_REVIEW,
+                      float_format="%.4f")
 
 
 if __name__ == '__main__':

@@ -3,7 +3,8 @@
 Reads:   ``data/dataset/`` (published tables and ledger), ``data/interim/ingest/items.csv`` and
          ``frames.parquet`` (what was offered per label, for detection rates),
          ``data/interim/preprocess/gaps.json``, ``reports/validation.json``,
-         ``reports/evaluation.json``, ``reports/label_review.csv`` and
+         ``reports/evaluation.json``, ``reports/label_review.csv`` (the review queue),
+         ``data/interim/review/summary.json`` (what reviews.csv did) and
          ``reports/plots/confusion_<modality>.csv``, the models (sha256, for provenance).
 Writes:  ``reports/quality.md``, ``reports/figures/*.png``, ``reports/metrics.json`` (DVC
          metrics) and ``reports/plots/{class_balance,detection_rate,ledger_reasons}.csv`` (DVC
@@ -39,7 +40,8 @@ def main() -> None:
         evaluation=json.loads(paths.EVALUATION.read_text()),
         gaps=json.loads(paths.GAPS.read_text()),
         review=storage.read_table(paths.LABEL_REVIEW),
-        validation=json.loads(paths.VALIDATION.read_text()))
+        validation=json.loads(paths.VALIDATION.read_text()),
+        review_summary=json.loads(paths.REVIEW_SUMMARY.read_text()))
     ctx["figures"] = figures.draw(ctx, tables, report.load_confusions(), params.preprocess,
                                   params.report.dpi, Cache.from_env())
     storage.write_text(quality.render(ctx), paths.QUALITY)

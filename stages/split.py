@@ -6,7 +6,10 @@ ledger (``ledger``: ``python -m stages.split ledger``).
 Reads:   ``data/interim/preprocess/<modality>.parquet`` and
          ``data/interim/validate/<modality>.json`` (a table is published only if it passed
          validation, and only the bytes that did); for the ledger, the three stage ledgers
-         (``data/interim/{ingest,extract,preprocess}/ledger.csv``).
+         (``data/interim/{ingest,extract,preprocess}/ledger.csv``); both, the decisions of
+         ``reviews.csv`` that matched this build (``data/interim/review/decisions.parquet``:
+         relabelled rows are published with their new label, dropped ones in the ledger as
+         ``review_drop``).
 Writes:  ``data/dataset/{hands,faces,holistic}/{train,test}.{csv,parquet}`` and
          ``data/dataset/ledger.{csv,parquet}``: each table as CSV and as Parquet (typed columns,
          the same rows and values; text as it is, where the CSV neutralizes formulas).
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import sys
 
-from landmark_datasets import UserError, paths, schema, storage
+from landmark_datasets import UserError, paths, review, schema, storage
 from landmark_datasets.split import log, pieces, public_ledger
 
 
@@ -71,6 +74,7 @@ def main(what: list[str] | None = None) -> None:
                         f"{', '.join(schema.MODALITIES)}, ledger")
     storage.setup_logging()
     params = params_mod.load()
+    reviewed = review.read_matched(paths.REVIEW_DECISIONS)
     for modality in (m for m in schema.MODALITIES if m in what):
         gate = paths.validated(modality)
         verdict = json.loads(gate.read_text())
@@ -81,15 +85,20 @@ def main(what: list[str] | None = None) -> None:
         if verdict["sha256"] != storage.sha256_file(source):
             raise UserError(f"{source} is not the table {gate} validated; run the validate "
                             "stage again (dvc repro does)")
-        sides, groups = pieces(source, modality, params.split.test_size, params.split.seed)
+        decided = review.for_modality(reviewed, modality)
+        sides, groups = pieces(source, modality, params.split.test_size, params.split.seed,
+                               decisions=decided)
         rows = {side: publish_pieces(it, paths.table(modality, side),
                                      params.preprocess.float_format,
                                      pq.read_schema(source))
                 for side, it in sides.items()}
-        log.info("%s: %d train, %d test rows; %d + %d groups", modality, rows["train"],
-                 rows["test"], groups["train"], groups["test"])
+        counts = decided["decision"].value_counts()
+        log.info("%s: %d train, %d test rows; %d + %d groups%s", modality, rows["train"],
+                 rows["test"], groups["train"], groups["test"],
+                 f"; reviewed: {counts.get('relabel', 0)} rows relabelled, "
+                 f"{counts.get('drop', 0)} dropped" if len(decided) else "")
     if "ledger" in what:  # what no table holds: it needs no table's verdict
-        ledger = public_ledger()
+        ledger = public_ledger(reviewed=reviewed)
         publish(ledger, paths.DATASET / "ledger.csv", params.preprocess.float_format)
         log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())
 

@@ -37,28 +37,63 @@ def test_hands_baselines_are_deterministic_and_sensible(hands_split):
         m[evaluate.MODELS[0]]["test"]["accuracy"], abs=1e-4)
 
 
-def test_label_review_finds_planted_mislabels(hands_split):
-    """Open hands relabelled as fists, in train and in test: each row is judged by a model that
-    never saw it (its cross-validation fold's, or for test rows the one trained on train)."""
+def test_label_review_ranks_planted_mislabels_first(hands_split):
+    """Open hands relabelled as fists, in train and in test: every row is judged by models
+    that never saw its source (grouped CV over train and test), and the planted ones lead
+    the queue."""
     train, test = (t.reset_index(drop=True) for t in hands_split)
     planted = set()
     for rows in (train, test):
         paper = rows.index[rows["label"] == "paper"][::5]
         planted |= set(rows.loc[paper, "source_id"])
         rows.loc[paper, "label"] = "rock"
-    assert len(planted) >= 6
-    result = evaluate.evaluate(train, test, "hands", EvaluateParams(review_confidence=0.5))
-    review = result.review
+    assert len(planted) == 7
+    result = evaluate.evaluate(train, test, "hands", EvaluateParams())
     assert "review_skipped" not in result.metrics
-    assert result.metrics["review_candidates"] == len(review)
-    found = review[review["source_id"].isin(planted)]
-    others = review[~review["source_id"].isin(planted)]
-    assert len(found) >= 4  # of 7 (each row judged by a model that never saw it)
+    scored = result.review
+    assert len(scored) == len(train) + len(test)
+    assert list(scored.columns) == evaluate.SCORED_COLUMNS
+    queue = evaluate.label_review(scored, "hands")
+    assert list(queue.columns) == evaluate.REVIEW_COLUMNS
+    assert len(queue) == scored["source_id"].nunique()  # photos: one entry each
+    assert queue["start_s"].isna().all()  # photos have no times
+    top = queue.head(2 * len(planted))
+    found = top[top["source_id"].isin(planted)]
+    assert len(found) == 7  # all 7 in the top 14 (hand-shape features; 5 without)
     assert set(found["label"]) == {"rock"}
-    assert (found["predicted"] == "paper").sum() >= len(found) // 2  # or "none": open hands
-    assert len(others) / (len(train) + len(test) - len(planted)) < 0.25
-    assert list(review.columns) == ["modality", "source_id", "frame", "instance", "label",
-                                    "predicted", "confidence"]
+    assert set(found["predicted"]) <= {"paper", "none"}
+    assert (found["score"] < 0.3).all()
+    assert result.metrics["review_flagged"] == int(scored["flagged"].sum())
+    assert queue["flagged"].sum() == scored["flagged"].sum()
+    # confident learning flags 6 of the 7 (its per-class count of likely errors leaves out
+    # one with a score of 0.05, which the queue still ranks in the top 14)
+    assert len(set(queue.loc[queue["flagged"], "source_id"]) & planted) == 6
+    # a decided photo leaves the queue; the others keep their order
+    decided = found.head(3)[["source_id", "frame"]]
+    fewer = evaluate.label_review(scored, "hands", decided)
+    assert len(fewer) == len(queue) - 3
+    assert list(fewer["source_id"]) == [s for s in queue["source_id"]
+                                        if s not in set(decided["source_id"])]
+
+
+def test_label_review_shows_a_videos_flagged_frames_as_one_time_range():
+    import numpy as np
+    import pandas as pd
+
+    frames = np.arange(10)
+    scored = pd.DataFrame({
+        "source_id": "v", "frame": frames, "instance": 0, "timestamp_ms": frames * 100,
+        "label": ["a"] * 6 + ["b"] * 4, "predicted": ["a", "a", "b", "b", "b", "a", "b", "b",
+                                                      "b", "b"],
+        "score": [0.9, 0.8, 0.1, 0.05, 0.2, 0.7, 0.9, 0.9, 0.95, 0.9],
+        "flagged": [False, False, True, True, True, False, False, False, False, False]})
+    queue = evaluate.label_review(scored, "holistic")
+    assert queue[["frame", "start_s", "end_s", "frames", "label", "predicted", "score",
+                  "flagged"]].values.tolist() == [
+        [2, 0.2, 0.4, 3, "a", "b", 0.05, True],
+        [5, 0.5, 0.5, 1, "a", "a", 0.7, False],
+        [0, 0.0, 0.1, 2, "a", "a", 0.8, False],
+        [6, 0.6, 0.9, 4, "b", "b", 0.9, False]]
 
 
 def test_one_label_is_not_evaluated(hands_split):
