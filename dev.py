@@ -6,6 +6,7 @@
     python3.11 dev.py setup    # only: .venv from the lock file (uv.lock), via a pinned uv
     python3.11 dev.py sample   # only: fetch the sample media into data/raw/
     python3.11 dev.py params   # recompose params.yaml from conf/ (after editing conf/)
+    python3.11 dev.py review   # the label-review page on http://127.0.0.1:8765/ (after repro)
 
 Extra arguments go to the underlying tool: ``dev.py test -k split``, ``dev.py repro -f``.
 """
@@ -71,9 +72,42 @@ def sample() -> None:
     run(BIN / "dvc", "add", "-q", "data/raw")
 
 
+#: The review decisions' header (landmark_datasets.review.COLUMNS): the file is a dependency
+#: of the pipeline, so a clone or a user who deleted it gets an empty one back.
+REVIEWS_HEADER = "source_id,frame,start_s,end_s,decision,label,note,reviewer,date\n"
+
+
+def reviews() -> None:
+    """Write an empty ``reviews.csv`` (its header) where there is none."""
+    path = ROOT / "reviews.csv"
+    if not path.exists():
+        path.write_text(REVIEWS_HEADER, encoding="utf-8")
+
+
+def browser() -> None:
+    """Install Debian's chromium and chromedriver for the review page's browser test.
+
+    Only as root on a Debian-like system with apt, and only when they are missing; otherwise
+    the browser test skips, saying why.
+    """
+    if Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists():
+        return
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        print("dev.py: no /usr/bin/chromium: the review page's browser test will skip "
+              "(as root: apt-get install chromium chromium-driver)", file=sys.stderr)
+        return
+    e = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
+        if subprocess.run(cmd, env=e, stdout=subprocess.DEVNULL).returncode != 0:
+            print(f"dev.py: {' '.join(cmd)} failed: the browser test will skip",
+                  file=sys.stderr)
+            return
+
+
 def main(argv: list[str]) -> None:
     """Dispatch ``argv[0]``; pass the rest to the tool it runs."""
-    if not argv or argv[0] not in ("setup", "sample", "repro", "test", "params"):
+    if not argv or argv[0] not in ("setup", "sample", "repro", "test", "params", "review"):
         sys.exit(__doc__)
     cmd, rest = argv[0], argv[1:]
     setup()
@@ -82,10 +116,15 @@ def main(argv: list[str]) -> None:
     if cmd == "params":
         run(BIN / "python", "-c", "from landmark_datasets.params import compose; compose()")
         return
+    reviews()
+    if cmd == "review":
+        run(BIN / "python", "-m", "landmark_datasets.reviewpage", *rest)
+        return
     sample()
     if cmd == "repro":
         run(BIN / "dvc", "repro", *rest)
     elif cmd == "test":
+        browser()
         run(BIN / "python", "-m", "pytest", *rest)
 
 

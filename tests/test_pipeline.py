@@ -46,8 +46,8 @@ def dvc(*args, cwd, check=True, env=None):
 
 def assert_nothing_reran(out: str) -> None:
     """Only the always-run scan ran; every stage after it was skipped."""
-    for stage in ("ingest", "extract", "preprocess", "validate", "split@hands", "split@faces",
-                  "split@holistic", "ledger", "evaluate", "report", "card"):
+    for stage in ("ingest", "extract", "preprocess", "validate", "review", "split@hands",
+                  "split@faces", "split@holistic", "ledger", "evaluate", "report", "card"):
         assert f"Stage '{stage}' didn't change, skipping" in out, out
 
 
@@ -57,8 +57,8 @@ def digests(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
+def copy_repo(tmp_path_factory) -> Path:
+    """A built copy of the repository (git's files, the sample media, a cold cache)."""
     if not (SAMPLE / "manifest.csv").is_file():
         pytest.skip("sample media not fetched: run `python3.11 dev.py sample`")
     dest = tmp_path_factory.mktemp("repo")
@@ -79,6 +79,11 @@ def repo(tmp_path_factory):
     sh("git", "commit", "-qm", "copy", cwd=dest)
     dvc("repro", cwd=dest)
     return dest
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return copy_repo(tmp_path_factory)
 
 
 def test_dataset_published(repo):
