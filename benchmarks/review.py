@@ -1,7 +1,7 @@
 """The label-review queue against planted label errors, and its cost against evaluate's.
 
     .venv/bin/python benchmarks/review.py [--media DIR] [--per-label N] [--errors E]
-                                          [--seeds S] [--rows R]
+                                          [--seeds S] [--photos P] [--skip-cost]
 
 Part 1, recall (MEDIA, default ../shared/testdata): the hand photos of rock, paper, scissors
 and none are extracted (IMAGE mode) and preprocessed as the default build does (wrist_palm);
@@ -14,9 +14,10 @@ without the hand-shape features (:func:`landmark_datasets.evaluate.review_featur
 Then the grouped cross-validation accuracy before and after relabelling what the top 2E
 found (a reviewer who corrects the entries they are shown).
 
-Part 2, cost (random tables of R rows, default 10,000, the widths of hands and faces): the
-seconds of evaluate's scores on train and test (what the build had before) and of the
-review queue (grouped CV over every row), and their ratio.
+Part 2, cost: a full build of P photo variants (default 10,000; benchmarks/sweep.py's, kept
+in --variants), then on its published tables the seconds of evaluate's scores (CV on train
+and test scores: what evaluate computed before the queue) and of the review queue, and the
+queue's share of the full build.
 """
 
 from __future__ import annotations
@@ -71,13 +72,14 @@ def plant(rows, per_label: int, errors: int, seed: int):
     return rows, set(wrong), truth
 
 
-def recall(rows, planted: set, errors: int, models: list[str], shape: bool = True):
+def recall(rows, planted: set, errors: int, models: list[str], folds: int, shape: bool = True):
     from landmark_datasets import evaluate
     from landmark_datasets.params import EvaluateParams
 
     x = (evaluate.review_features(rows, "hands") if shape else
          evaluate.feature_matrix(rows, evaluate.feature_columns(rows, "hands")))
-    scored, why = evaluate.review_scores(x, rows, EvaluateParams(models=models))
+    scored, why = evaluate.review_scores(x, rows, EvaluateParams(review_models=models,
+                                                                 review_folds=folds))
     assert why is None, why
     queue = evaluate.label_review(scored, "hands")
     top = list(queue["source_id"])
@@ -102,21 +104,22 @@ def part_recall(args) -> None:
     rows = hands_table(Path(args.media))
     print(f"hands rows: {len(rows)} ({rows['source_id'].nunique()} photos); keeping "
           f"{args.per_label} per label, {args.errors} planted errors, {args.seeds} draws")
-    configs = {"extra_trees+lda": (["extra_trees", "lda"], True),
-               "extra_trees": (["extra_trees"], True), "lda": (["lda"], True),
-               "no shape features": (["extra_trees", "lda"], False)}
+    configs = {"default (ET, 3 folds)": (["extra_trees"], 3, True),
+               "ET, 5 folds": (["extra_trees"], 5, True),
+               "ET+LDA, 5 folds": (["extra_trees", "lda"], 5, True),
+               "no shape features": (["extra_trees"], 3, False)}
     totals = {k: [] for k in configs}
     gains = []
     for seed in range(args.seeds):
         noisy, planted, truth = plant(rows, args.per_label, args.errors, seed)
         line = [f"seed {seed}:"]
-        for name, (models, shape) in configs.items():
+        for name, (models, folds, shape) in configs.items():
             top1, top2, flagged, scored, queue = recall(noisy, planted, args.errors, models,
-                                                        shape)
+                                                        folds, shape)
             totals[name].append(top2)
             line.append(f"{name} top{args.errors} {top1} top{2 * args.errors} {top2} "
                         f"(flags {flagged})")
-            if name == "extra_trees+lda":
+            if name.startswith("default"):
                 shown = set(queue["source_id"][:2 * args.errors])
                 fixed = noisy.copy()
                 at = fixed["source_id"].isin(shown & planted)
@@ -126,7 +129,7 @@ def part_recall(args) -> None:
                 line.append(f"| CV {before:.3f} -> {after:.3f}")
         print(" ".join(line))
     for name, found in totals.items():
-        print(f"{name:>17}: planted errors in the top {2 * args.errors}: mean "
+        print(f"{name:>21}: planted errors in the top {2 * args.errors}: mean "
               f"{np.mean(found):.1f}, min {min(found)}, max {max(found)} of {args.errors}")
     b, a = np.mean([g[0] for g in gains]), np.mean([g[1] for g in gains])
     print(f"grouped CV accuracy (extra trees), mean over draws: {b:.3f} noisy -> {a:.3f} after "
@@ -134,35 +137,52 @@ def part_recall(args) -> None:
 
 
 def part_cost(args) -> None:
+    """A real build of ``--photos`` variants (benchmarks/sweep.py's), then, on its published
+    tables, evaluate's scores (what evaluate computed before the queue) and the review
+    queue, each timed in this process."""
+    import json
+    import shutil
+
     import pandas as pd
 
+    from benchmarks import sweep
     from landmark_datasets import evaluate, schema
     from landmark_datasets.params import EvaluateParams
 
-    rng = np.random.default_rng(0)
-    for modality, width in (("hands", 63), ("faces", 478 * 3 + 52)):
-        n = args.rows
-        labels = rng.choice(["a", "b", "c", "d", "e"], n)
-        df = pd.DataFrame(rng.normal(size=(n, width)).astype(np.float32) + (
-            np.searchsorted(np.unique(labels), labels)[:, None] * 0.05).astype(np.float32),
-            columns=(list(schema.HAND_LANDMARK_COLUMNS) if modality == "hands" else
-                     [*schema.FACE_LANDMARK_COLUMNS, *schema.BLENDSHAPE_COLUMNS]))
-        df = df.assign(source_id=[f"s{i:06d}" for i in range(n)], frame=0, instance=0,
-                       timestamp_ms=0, label=labels, group=[f"g{i % (n // 4)}" for i in range(n)])
-        test = df.index % 4 == 0
+    raw = Path(args.variants) / str(args.photos)
+    if not raw.is_dir():
+        sweep.make_variants(Path(args.media), raw, args.photos)
+    tmp, env = sweep.repo_copy(raw)
+    try:
+        full = sweep.timed([sys.executable, "-m", "dvc", "repro"], tmp, env)[0]
+        print(f"full build of {args.photos} photos: {full:.1f} s "
+              f"({json.loads((tmp / 'reports/metrics.json').read_text())['hands']['rows_train']}"
+              " hands train rows)")
         params = EvaluateParams()
-        cols = evaluate.feature_columns(df, modality)
-        t0 = time.perf_counter()
-        evaluate.fit_and_score(
-            evaluate.feature_matrix(df[~test], cols), df.loc[~test, "label"].to_numpy(),
-            df.loc[~test, "group"].to_numpy(), evaluate.feature_matrix(df[test], cols),
-            df.loc[test, "label"].to_numpy(), params, "rows")
-        t1 = time.perf_counter()
-        scored, _ = evaluate.review_scores(evaluate.feature_matrix(df, cols), df, params)
-        evaluate.label_review(scored, modality)
-        t2 = time.perf_counter()
-        print(f"{modality} ({n} rows x {len(cols)} features): scores {t1 - t0:.1f} s, review "
-              f"queue {t2 - t1:.1f} s ({(t2 - t1) / (t1 - t0):.2f} x the scores)")
+        total_scores = total_queue = 0.0
+        for modality in schema.MODALITIES:
+            train, test = (pd.read_parquet(tmp / f"data/dataset/{modality}/{s}.parquet")
+                           for s in ("train", "test"))
+            cols = evaluate.feature_columns(train, modality)
+            t0 = time.perf_counter()
+            evaluate.fit_and_score(
+                evaluate.feature_matrix(train, cols), train["label"].to_numpy(),
+                train["group"].to_numpy(), evaluate.feature_matrix(test, cols),
+                test["label"].to_numpy(), params, "rows")
+            t1 = time.perf_counter()
+            rows = pd.concat([train, test], ignore_index=True)
+            scored, why = evaluate.review_scores(evaluate.review_features(rows, modality), rows,
+                                                 params)
+            evaluate.label_review(scored, modality)
+            t2 = time.perf_counter()
+            total_scores += t1 - t0
+            total_queue += t2 - t1
+            print(f"{modality} ({len(rows)} rows): scores {t1 - t0:.1f} s, review queue "
+                  f"{t2 - t1:.1f} s{f' (not ranked: {why})' if why else ''}")
+        print(f"review queue {total_queue:.1f} s = {total_queue / total_scores:.2f} x the scores "
+              f"({total_scores:.1f} s) = {100 * total_queue / full:.1f}% of the full build")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -171,7 +191,9 @@ def main() -> None:
     ap.add_argument("--per-label", type=int, default=20)
     ap.add_argument("--errors", type=int, default=12)
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--photos", type=int, default=10_000)
+    ap.add_argument("--variants", default=str(Path(__import__("tempfile").gettempdir())
+                                                / "landmark-variants"))
     ap.add_argument("--skip-cost", action="store_true")
     args = ap.parse_args()
     from landmark_datasets import native_logs

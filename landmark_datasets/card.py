@@ -86,6 +86,8 @@ class Build:
     libraries: dict[str, str]
     params_text: str
     evaluation: dict = field(default_factory=dict)
+    #: What ``reviews.csv`` did to this build (:func:`landmark_datasets.review.summary`).
+    reviewed: dict = field(default_factory=dict)
 
     @property
     def params_sha256(self) -> str:
@@ -260,7 +262,8 @@ def render(build: Build) -> str:
         "normalized (below).\n"
         "4. **validate**: Great Expectations checks the schema, value ranges and counts; a "
         "violation stops the build.\n"
-        "5. **split**: stratified by label, grouped by source or subject.\n",
+        "5. **review**: " + _reviewed(build.reviewed) + "\n"
+        "6. **split**: stratified by label, grouped by source or subject.\n",
         f"Normalization: {build.preprocessing}\n",
         "## Columns\n",
         "Coordinates come from MediaPipe: x by image width and y by image height (both "
@@ -320,6 +323,21 @@ TOOL_CITATION = """@software{landmark_datasets,
   year = {2019},
 }
 """
+
+
+def _reviewed(summary: dict) -> str:
+    """One sentence: how the labels were verified by hand (``reviews.csv``), or that not yet."""
+    applied = summary.get("applied", {})
+    if not any(a["decisions"] for a in applied.values()):
+        return ("no label was reviewed by hand yet; labels are as the folders or the "
+                "manifest gave them.")
+    parts = ", ".join(f"{a['rows']} rows {verb}" for kind, verb in
+                      (("keep", "confirmed"), ("relabel", "relabelled"), ("drop", "dropped"))
+                      if (a := applied.get(kind, {"rows": 0}))["rows"])
+    return (f"labels were verified by hand from a ranked review queue (confident learning "
+            f"on out-of-fold predictions): {parts}; the decisions, with reviewer and date, "
+            "are in the repository's `reviews.csv`, dropped rows in the ledger as "
+            "`review_drop`.")
 
 
 def _baselines(evaluation: dict):

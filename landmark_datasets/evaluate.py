@@ -22,7 +22,8 @@ version misses it.
 Label review (confident learning): every row of a table, train and test together, gets an
 out-of-fold probability for its given label from grouped cross-validation over the whole
 table (for the review only: the published test scores stay those of the model trained on
-train). The probabilities of the models in ``evaluate.models`` are averaged, and cleanlab
+train). The probabilities of the models in ``evaluate.review_models`` are averaged (with
+hand-shape features added, :func:`review_features`), and cleanlab
 ranks the rows: its label-quality score (the probability of the given label, lowest first)
 and its per-class thresholds, which flag a row whose given label is less likely than another
 label is for the rows that have that label. :func:`label_review` turns the ranking into the
@@ -97,9 +98,9 @@ TIPS = tuple(f[-1] for f in FINGERS)
 
 
 def hand_shape(points: np.ndarray) -> np.ndarray:
-    """Pose-free features of hands (``points``: rows x 21 x 3): how each finger bends and
-    where the fingertips are relative to each other.
+    """Pose-free features of hands (``points``: rows x 21 x 3): finger bends, fingertip spans.
 
+    How each finger bends and where the fingertips are relative to each other.
     The cosine of the angle at each finger joint (15), the 10 fingertip-to-fingertip and 5
     fingertip-to-wrist distances in palm lengths (wrist to middle-finger knuckle): the same
     under rotation, scale, position and mirroring, so a model learns the gesture from few
@@ -358,22 +359,22 @@ def review_scores(x: np.ndarray, rows: pd.DataFrame, params: EvaluateParams,
                   cache: Cache | None = None) -> tuple[pd.DataFrame, str | None]:
     """Each row's label-review score (:data:`SCORED_COLUMNS`), or why there is none.
 
-    Grouped cross-validation over all ``rows`` (train and test: a row is judged by models
-    that never saw its group), the out-of-fold probabilities of the models in
-    ``params.models`` that can fit every fold averaged, then confident learning
+    Grouped cross-validation over all ``rows`` (``params.review_folds``, train and test: a
+    row is judged by models that never saw its group), the out-of-fold probabilities of the
+    models in ``params.review_models`` that can fit every fold averaged, then confident learning
     (:func:`confident_learning`). ``score`` is the probability of the given label;
     ``predicted`` the likeliest label; ``flagged`` confident learning's verdict.
     """
     empty = pd.DataFrame(columns=SCORED_COLUMNS)
     y = rows["label"].to_numpy()
-    folds, why = remembered_folds(y, rows["group"].to_numpy(), params.cv_folds, params.seed,
-                                  cache)
+    folds, why = remembered_folds(y, rows["group"].to_numpy(), params.review_folds,
+                                  params.seed, cache)
     if why:
         return empty, why
-    names = [n for n in params.models
+    names = [n for n in params.review_models
              if not any(cannot_fit(n, y[fit_idx]) for fit_idx, _ in folds)]
     if not names:
-        return empty, cannot_fit(params.models[0], y[folds[0][0]])
+        return empty, cannot_fit(params.review_models[0], y[folds[0][0]])
     proba, classes = None, None
     for name in names:
         p, classes = out_of_fold(make_model(name, params.seed, x.shape), x, y, folds)
@@ -388,7 +389,7 @@ def review_scores(x: np.ndarray, rows: pd.DataFrame, params: EvaluateParams,
 
 
 def confident_learning(given: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """cleanlab's label-quality score and label-issue verdict per row.
+    """The label-quality score and label-issue verdict of each row, by cleanlab.
 
     ``given``: each row's label as a column of ``proba`` (out-of-fold probabilities, rows sum
     to 1). The score is the self-confidence (the probability of the given label); the
@@ -419,8 +420,11 @@ def cannot_fit(name: str, y: np.ndarray) -> str | None:
 
 
 def _fit(model, x: np.ndarray, y: np.ndarray):
-    """``model`` fitted; LDA's notice that landmark coordinates are collinear is expected, and
-    so is the shrunk covariance's of a label with one row in a fold (it counts as no spread)."""
+    """``model`` fitted, without the notices that are expected here.
+
+    LDA's notice that landmark coordinates are collinear, and the shrunk covariance's of a
+    label with one row in a fold (it counts as no spread).
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Variables are collinear")
         warnings.filterwarnings("ignore", message="Only one sample available")

@@ -169,8 +169,7 @@ class SplitParams:
 class EvaluateParams:
     """Baseline classifiers (``evaluate`` section)."""
 
-    #: Models to train, the first one also drives the confusion plot; the label review
-    #: averages all of them:
+    #: Models to train, the first one also drives the confusion plot:
     #: lda (linear discriminant analysis) | extra_trees (extremely randomized trees) |
     #: logreg (scaled logistic regression) | forest (random forest): see
     #: :func:`landmark_datasets.evaluate.make_model`.
@@ -178,6 +177,10 @@ class EvaluateParams:
     #: Grouped, stratified cross-validation folds (fewer when there are fewer groups).
     cv_folds: int = 5
     seed: int = 42
+    #: The label review's models (their out-of-fold probabilities are averaged) and folds
+    #: (grouped CV over train and test together; fewer when there are fewer groups).
+    review_models: list[str] = field(default_factory=lambda: ["extra_trees"])
+    review_folds: int = 3
 
 
 @dataclass
@@ -265,10 +268,11 @@ def _check(params: Params) -> None:
                 "extract.chunk_size", "extract.dask.threads_per_worker"):
         if OmegaConf.select(cfg, key) < 1:
             errors.append(f"{key}={OmegaConf.select(cfg, key)}: must be >= 1")
-    unknown = [m for m in params.evaluate.models if m not in schema.CLASSIFIERS]
-    if unknown or not params.evaluate.models:
-        errors.append(f"evaluate.models={params.evaluate.models}: allowed values are "
-                      f"{', '.join(schema.CLASSIFIERS)} (one or more)")
+    for key in ("models", "review_models"):
+        chosen = getattr(params.evaluate, key)
+        if not chosen or any(m not in schema.CLASSIFIERS for m in chosen):
+            errors.append(f"evaluate.{key}={chosen}: allowed values are "
+                          f"{', '.join(schema.CLASSIFIERS)} (one or more)")
     if params.preprocess.privacy == "pose_normalized" and \
             params.preprocess.face_scheme != "head_pose":
         errors.append(f"preprocess.privacy=pose_normalized needs preprocess.face_scheme="
@@ -276,8 +280,9 @@ def _check(params: Params) -> None:
     if params.preprocess.max_gap_frames < 0:
         errors.append(f"preprocess.max_gap_frames={params.preprocess.max_gap_frames}: must be "
                       ">= 0 (0 fills nothing)")
-    if params.evaluate.cv_folds < 2:
-        errors.append(f"evaluate.cv_folds={params.evaluate.cv_folds}: must be >= 2")
+    for key in ("cv_folds", "review_folds"):
+        if getattr(params.evaluate, key) < 2:
+            errors.append(f"evaluate.{key}={getattr(params.evaluate, key)}: must be >= 2")
     if errors:
         raise ParamsError("invalid parameters:\n  " + "\n  ".join(errors))
 

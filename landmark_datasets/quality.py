@@ -95,7 +95,8 @@ def _review_section(ctx: dict) -> str:
                for m, r in ctx["evaluation_raw"].items() if "review_skipped" in r]
     head = queue[queue["flagged"].astype(bool)].head(15).drop(columns="flagged")
     a = rs["applied"]
-    applied = ", ".join(f"{k} {a[k]['decisions']} ({a[k]['rows']} rows)" for k in a)
+    applied = ", ".join(f"{k} {a[k]['decisions']} ({a[k]['rows']} rows)"
+                        for k in ("keep", "relabel", "drop"))
     unmatched = pd.DataFrame(rs["unmatched"], columns=["row", "source_id", "target",
                                                        "decision", "label", "note"])
     superseded = (f" {len(rs['superseded'])} decisions were overridden by later ones on the "

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_datasets import UserError, schema, storage
+from landmark_datasets import UserError, paths, schema, storage
 
 log = logging.getLogger("review")
 
@@ -113,17 +113,16 @@ def parse(text: str, name: str = "reviews.csv") -> list[Decision]:
         if len(cells) > len(header):
             raise UserError(f"{where}: {len(cells)} cells for {len(header)} columns; quote a "
                             "note that holds a comma (\"like, this\")")
-        v = dict(zip(header, (c.strip() for c in cells), strict=False))
-        get = lambda k: v.get(k, "")  # noqa: E731
-        if not get("source_id"):
-            raise UserError(f"{where}: no source_id; copy it from reports/label_review.csv "
+        get = dict(zip(header, (c.strip() for c in cells), strict=False)).get
+        if not get("source_id", ""):
+            raise UserError(f"{where}: no source_id; copy it from {paths.LABEL_REVIEW} "
                             "or the published tables")
-        decision = get("decision").lower()
+        decision = get("decision", "").lower()
         if decision not in DECISIONS:
-            raise UserError(f"{where}: decision {get('decision')!r} is not one of "
+            raise UserError(f"{where}: decision {get('decision', '')!r} is not one of "
                             f"{', '.join(DECISIONS)}; write one of them (relabel with the new "
                             "label in the label column)")
-        label = get("label")
+        label = get("label", "")
         if decision == "relabel" and not label:
             raise UserError(f"{where}: relabel without a label; write the new label in the "
                             "label column, or decide keep or drop")
@@ -131,24 +130,24 @@ def parse(text: str, name: str = "reviews.csv") -> list[Decision]:
             raise UserError(f"{where}: the label {label!r} holds a line break or tab; write "
                             "it on one line")
         frame = start = end = None
-        if get("frame"):
-            frame = _number(get("frame"), "frame", where, "write the frame column of "
-                            "reports/label_review.csv, or leave it empty for every frame",
+        if get("frame", ""):
+            frame = _number(get("frame", ""), "frame", where, "write the frame column of "
+                            f"{paths.LABEL_REVIEW}, or leave it empty for every frame",
                             whole=True)
-        if get("start_s") or get("end_s"):
+        if get("start_s", "") or get("end_s", ""):
             fix = "write both start_s and end_s in seconds (the video's times), or neither"
-            if not (get("start_s") and get("end_s")):
+            if not (get("start_s", "") and get("end_s", "")):
                 raise UserError(f"{where}: a time range needs both start_s and end_s; {fix}")
             if frame is not None:
                 raise UserError(f"{where}: both a frame and a time range; keep one of them "
                                 "(an empty frame with start_s and end_s is a range)")
-            start = _number(get("start_s"), "start_s", where, fix, whole=False)
-            end = _number(get("end_s"), "end_s", where, fix, whole=False)
+            start = _number(get("start_s", ""), "start_s", where, fix, whole=False)
+            end = _number(get("end_s", ""), "end_s", where, fix, whole=False)
             if start > end:
                 raise UserError(f"{where}: start_s {start:g} is after end_s {end:g}; swap them")
-        out.append(Decision(line, get("source_id"), frame, start, end, decision,
-                            label if decision == "relabel" else "", get("note"),
-                            get("reviewer"), get("date")))
+        out.append(Decision(line, get("source_id", ""), frame, start, end, decision,
+                            label if decision == "relabel" else "", get("note", ""),
+                            get("reviewer", ""), get("date", "")))
     return out
 
 

@@ -126,8 +126,10 @@ class Session:
         return self.raw_dir / item["path"], item["media"]
 
     def sampled(self, source_id: str) -> np.ndarray:
-        """The frames the build sampled of ``source_id``, ascending (one source may be the
-        item of several tables: its frames are listed once)."""
+        """The frames the build sampled of ``source_id``, ascending, each once.
+
+        One source may be the item of several tables, which list its frames each.
+        """
         return np.unique(self.frames.loc[self.frames["source_id"] == source_id,
                                          "frame"].to_numpy())
 
@@ -275,12 +277,16 @@ def page() -> bytes:
 
 
 class Handler(BaseHTTPRequestHandler):
-    """GET ``/``, ``/api/state``, ``/frame.jpg?entry=``, ``/strip.jpg?entry=``; POST
-    ``/api/decide`` (JSON: entry, decision, label, note)."""
+    """The page's requests.
+
+    GET ``/``, ``/api/state``, ``/frame.jpg?entry=``, ``/strip.jpg?entry=``; POST
+    ``/api/decide`` (JSON: entry, decision, label, note).
+    """
 
     session: Session  # set on the class by serve()
 
-    def log_message(self, fmt, *args):  # quiet: one line per decision is logged instead
+    def log_message(self, fmt, *args):
+        """Quiet: a line per request only at debug level (decisions are logged instead)."""
         log.debug(fmt, *args)
 
     def _send(self, status: int, body: bytes, kind: str) -> None:
@@ -304,6 +310,7 @@ class Handler(BaseHTTPRequestHandler):
         return i
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        """The page, the queue's state, an entry's frame or strip; errors as JSON."""
         url = urlparse(self.path)
         query = parse_qs(url.query)
         try:
@@ -326,6 +333,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"error": f"{type(err).__name__}: {err}"}, HTTPStatus.BAD_REQUEST)
 
     def do_POST(self) -> None:  # noqa: N802
+        """A decision: appended to reviews.csv; its row number, or the error, as JSON."""
         if urlparse(self.path).path != "/api/decide":
             self._json({"error": "not found"}, HTTPStatus.NOT_FOUND)
             return

@@ -1,7 +1,8 @@
 """Card: the dataset card (``data/dataset/README.md``) and Croissant metadata beside it.
 
 Reads:   ``data/dataset/`` (the published Parquet tables and ledger), ``reports/evaluation.json``
-         (baseline scores), the models (sha256, for provenance).
+         (baseline scores), ``data/interim/review/summary.json`` (the labels verified by
+         hand), the models (sha256, for provenance).
 Writes:  ``data/dataset/README.md`` (a Hugging Face dataset card: YAML header, then what the
          data is, its columns, privacy, counts, ledger, provenance, citation) and
          ``data/dataset/croissant.json`` (Croissant 1.0: files with sha256, every column).
@@ -53,7 +54,8 @@ def main() -> None:
         schemes={"hands": hands, "faces": faces, "holistic": holistic_hands},
         models=prov["models"], libraries=prov["libraries"],
         params_text=params_mod.dataset_params_text(all_paths=True),
-        evaluation=json.loads(paths.EVALUATION.read_text()))
+        evaluation=json.loads(paths.EVALUATION.read_text()),
+        reviewed=json.loads(paths.REVIEW_SUMMARY.read_text()))
     storage.write_text(card.render(build), paths.DATASET / "README.md")
     storage.write_json(card.croissant(build), paths.DATASET / "croissant.json")
     if build.license == card.UNSET_LICENSE:

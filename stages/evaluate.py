@@ -51,6 +51,14 @@ def _on_tables(fn, files: tuple, float32: bool, *args):
     return fn(*_read(files, float32), *args)
 
 
+def rank(queues: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables' review queues as one, flagged first, most likely wrong first."""
+    queue = pd.concat([q for q in queues if len(q)] or queues[:1], ignore_index=True)
+    return queue.sort_values(["flagged", "score", "modality", "source_id", "frame"],
+                             ascending=[False, True, True, True, True], kind="stable"
+                             ).reset_index(drop=True)
+
+
 def main() -> None:
     """Entry point of the ``evaluate`` stage."""
     from landmark_datasets import params as params_mod
@@ -82,8 +90,7 @@ def main() -> None:
             log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
                      seq["sequences_test"], summary(seq, params.models))
     storage.write_json(report, paths.EVALUATION)
-    storage.write_csv(pd.concat(queues, ignore_index=True), paths.LABEL_REVIEW,
-                      float_format="%.4f")
+    storage.write_csv(rank(queues), paths.LABEL_REVIEW, float_format="%.4f")
 
 
 if __name__ == '__main__':

@@ -142,7 +142,8 @@ def test_append_writes_whole_rows_and_refuses_a_malformed_one(tmp_path):
 def test_no_file_is_no_decision(tmp_path):
     assert review.read(tmp_path / "reviews.csv") == []
     matched, unmatched = review.match([], VIDEO)
-    assert matched.empty and unmatched == []
+    assert matched.empty
+    assert unmatched == []
     assert list(matched.columns) == list(review.MATCHED_COLUMNS)
 
 
