@@ -3,8 +3,10 @@
 The DVC stages (``stages/<name>.py``) are thin entry points over these modules; importing any
 of them has no side effect. One module per stage's computations (:mod:`.listing` for scan,
 :mod:`.ingest`, :mod:`.extract`, :mod:`.preprocess`, :mod:`.validate`, :mod:`.split`,
-:mod:`.evaluate`, :mod:`.report`) and shared ones: :mod:`.schema` (column names, landmark
-names, reason codes), :mod:`.params` (typed parameters read from ``params.yaml``),
+:mod:`.review` for the review stage and the decisions split applies, :mod:`.evaluate`,
+:mod:`.report`; :mod:`.reviewpage` is the local review page, not a stage) and shared ones:
+:mod:`.schema` (column names, landmark names, reason codes), :mod:`.params` (typed
+parameters read from ``params.yaml``),
 :mod:`.paths` (where every artifact lives), :mod:`.storage` (atomic writes, tables),
 :mod:`.media` (decoding), :mod:`.models` (the vendored MediaPipe models and landmarkers),
 :mod:`.landmarks` (one file's extraction), :mod:`.normalize`, :mod:`.holistic`, :mod:`.gaps`,
