@@ -217,8 +217,8 @@ def preprocess_overrides(draw) -> dict:
 
 
 #: The stages in pipeline order, as ``stages.<name>`` modules with a ``main()``.
-STAGES = ("scan", "ingest", "extract", "preprocess", "validate", "split", "evaluate", "report",
-          "card")
+STAGES = ("scan", "ingest", "extract", "preprocess", "validate", "review", "split", "evaluate",
+          "report", "card")
 
 
 @dataclass

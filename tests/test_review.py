@@ -191,3 +191,16 @@ def test_matching_is_the_last_covering_decision_of_each_row(rows):
     assert [decisions[i].row for i in unmatched] == [
         d.row for d in decisions if not any(covers(d, r) for r in VIDEO.itertuples())]
     assert all(d.label == "" for d in decisions if d.decision != "relabel")
+
+
+def test_dev_py_writes_an_empty_reviews_csv_where_there_is_none(tmp_path, monkeypatch):
+    """reviews.csv is a dependency of the pipeline: a user who deleted it gets its header back
+    from `dev.py repro` (dev.py runs before the venv exists, so it spells the header itself)."""
+    import dev
+
+    monkeypatch.setattr(dev, "ROOT", tmp_path)
+    dev.reviews()
+    assert (tmp_path / "reviews.csv").read_text() == review.header() == HEADER
+    (tmp_path / "reviews.csv").write_text(HEADER + "v,,,,keep,,,,\n")
+    dev.reviews()  # an existing file is left alone
+    assert len(review.read(tmp_path / "reviews.csv")) == 1
