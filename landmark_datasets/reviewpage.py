@@ -78,8 +78,6 @@ class Session:
                             | set(queue.loc[queue["modality"] == m, "label"])
                             | set(queue.loc[queue["modality"] == m, "predicted"]))
                   for m in schema.MODALITIES}
-        labels[schema.HOLISTIC] = sorted(set(labels[schema.HOLISTIC]) | set(
-            items.loc[items["modality"] == schema.HOLISTIC, "label"]))
         return cls(queue=queue, items=items.drop_duplicates("source_id").set_index("source_id"),
                    frames=inventory.read_frames(), raw_dir=Path(params.ingest.raw_dir),
                    reviews=Path(reviews), extract_dir=paths.EXTRACT,
