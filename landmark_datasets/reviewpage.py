@@ -140,22 +140,36 @@ class Session:
             return {0: media.decode_image(path, self.max_pixels)}
         return dict(media.iter_video_frames(path, sorted(set(wanted))))
 
-    def landmarks(self, source_id: str, frames: list[int]) -> dict[int, list]:
-        """Per frame, the hands' and faces' landmarks in image coordinates (x, y in [0, 1])."""
+    def landmarks(self, modality: str, source_id: str, frames: list[int]) -> dict[int, list]:
+        """Per frame, the entry's table's landmarks in image coordinates (x, y in [0, 1]).
+
+        From extract's table of ``modality`` (before normalization): each hand, each face, or
+        a holistic frame's two hands and face; an absent holistic part draws nothing.
+        """
         import pyarrow.parquet as pq
 
         out: dict[int, list] = {f: [] for f in frames}
-        for part, names in (("hands", schema.HAND_LANDMARK_COLUMNS),
-                            ("faces", schema.FACE_LANDMARK_COLUMNS)):
-            file = self.extract_dir / f"{part}.parquet"
-            if not file.is_file():
-                continue
-            cols = [c for c in names if not c.endswith("_z")]
-            table = pq.read_table(file, columns=["source_id", "frame", *cols],
-                                  filters=[("source_id", "=", source_id)]).to_pandas()
-            for r in table[table["frame"].isin(frames)].itertuples(index=False):
-                xy = np.asarray(r[2:], dtype=float).reshape(-1, 2)
-                out[int(r.frame)].append((part, xy))
+        file = self.extract_dir / f"{modality}.parquet"
+        if not file.is_file():
+            return out
+        if modality == schema.HOLISTIC:
+            blocks = [("hands", schema.part_landmark_columns(p)) for p in ("left_hand",
+                                                                           "right_hand")]
+            blocks.append(("faces", schema.part_landmark_columns("face")))
+        else:
+            blocks = [(modality, list(schema.landmark_block(modality)))]
+        blocks = [(part, [c for c in cols if not c.endswith("_z")]) for part, cols in blocks]
+        present = set(pq.read_schema(file).names)
+        blocks = [(part, cols) for part, cols in blocks if set(cols) <= present]
+        table = pq.read_table(file, columns=["source_id", "frame",
+                                             *(c for _, cols in blocks for c in cols)],
+                              filters=[("source_id", "=", source_id)]).to_pandas()
+        table = table[table["frame"].isin(frames)]
+        for part, cols in blocks:
+            values = table[cols].to_numpy(dtype=float)
+            for frame, xy in zip(table["frame"], values, strict=True):
+                if not np.isnan(xy).any():
+                    out[int(frame)].append((part, xy.reshape(-1, 2)))
         return out
 
 
@@ -220,7 +234,8 @@ def frame_jpeg(session: Session, entry_id: int) -> bytes:
     if frame not in pixels and 0 not in pixels:
         raise UserError(f"{e['source_id']}: frame {frame} could not be decoded")
     bgr = pixels.get(frame, pixels.get(0))
-    return jpeg(draw(bgr, session.landmarks(e["source_id"], [frame])[frame], FRAME_WIDTH))
+    marks = session.landmarks(e["modality"], e["source_id"], [frame])[frame]
+    return jpeg(draw(bgr, marks, FRAME_WIDTH))
 
 
 def strip_frames(session: Session, entry_id: int) -> list[int]:
@@ -245,7 +260,7 @@ def strip_jpeg(session: Session, entry_id: int) -> bytes:
     e = session.queue.iloc[entry_id]
     frames = strip_frames(session, entry_id)
     pixels = session.decode(e["source_id"], frames)
-    marks = session.landmarks(e["source_id"], frames)
+    marks = session.landmarks(e["modality"], e["source_id"], frames)
     lo = int(e["frame"])
     end_ms = (e["end_s"] if not pd.isna(e["end_s"]) else 0) * 1000
     ms = dict(zip(session.frames.loc[session.frames["source_id"] == e["source_id"], "frame"],

@@ -248,3 +248,62 @@ def test_a_folder_with_planted_errors_builds_a_queue_that_leads_with_them(testda
     assert len(set(hands["source_id"][:24]) & moved) >= 10
     summary = json.loads((work / "data/interim/review/summary.json").read_text())
     assert summary["decisions"] == 0
+
+
+def test_the_page_binds_loopback_only_and_appends_a_decision_per_post(tmp_path):
+    import json
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from landmark_datasets import evaluate, reviewpage
+
+    queue = pd.DataFrame([["hands", "img", 0, None, None, 1, "b", "a", 0.1, True],
+                          ["hands", "v", 2, 0.2, 0.4, 3, "a", "b", 0.2, True]],
+                         columns=evaluate.REVIEW_COLUMNS)
+    items = pd.DataFrame({"source_id": ["img", "v"], "path": ["x.jpg", "y.mp4"],
+                          "media": ["image", "video"]}).set_index("source_id")
+    session = reviewpage.Session(queue=queue, items=items, frames=pd.DataFrame(
+        columns=["source_id", "frame", "timestamp_ms"]), raw_dir=tmp_path,
+        reviews=tmp_path / "reviews.csv", extract_dir=tmp_path, reviewer="r", max_pixels=1,
+        labels={"hands": ["a", "b"]})
+    server = reviewpage.serve(session, 0)
+    assert server.server_address[0] == "127.0.0.1"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert b"<title>Label review</title>" in urllib.request.urlopen(url + "/").read()
+
+        def post(body):
+            req = urllib.request.Request(url + "/api/decide", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+            try:
+                return json.load(urllib.request.urlopen(req))
+            except urllib.error.HTTPError as err:
+                return json.load(err)
+
+        assert post({"entry": 0, "decision": "relabel", "label": "a"}) == {"row": 2}
+        assert post({"entry": 1, "decision": "drop", "note": "blur"}) == {"row": 3}
+        assert post({"entry": 1, "decision": "keep"}) == {"row": 4}  # the last one wins
+        assert post({"entry": 0, "decision": "relabel"})["error"].endswith(
+            "row 5: relabel without a label; write the new label in the label column, or "
+            "decide keep or drop")
+        assert post({"entry": 7, "decision": "keep"}) == {"error": "no queue entry 7"}
+        state = json.load(urllib.request.urlopen(url + "/api/state"))
+        assert [e["decided"] for e in state["entries"]] == [
+            {"decision": "relabel", "label": "a", "row": 2},
+            {"decision": "keep", "label": "", "row": 4}]
+        missing = urllib.request.Request(url + "/frame.jpg?entry=0")
+        with pytest.raises(urllib.error.HTTPError) as err:  # x.jpg is not there
+            urllib.request.urlopen(missing)
+        assert err.value.code == 400
+    finally:
+        server.shutdown()
+        server.server_close()
+    got = review.read(tmp_path / "reviews.csv")
+    assert [(d.source_id, d.frame, d.start_s, d.end_s, d.decision, d.label, d.note,
+             d.reviewer) for d in got] == [
+        ("img", 0, None, None, "relabel", "a", "", "r"),
+        ("v", None, 0.2, 0.4, "drop", "", "blur", "r"),
+        ("v", None, 0.2, 0.4, "keep", "", "", "r")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reviews.csv"]
