@@ -72,18 +72,6 @@ def sample() -> None:
     run(BIN / "dvc", "add", "-q", "data/raw")
 
 
-#: The review decisions' header (landmark_datasets.review.COLUMNS): the file is a dependency
-#: of the pipeline, so a clone or a user who deleted it gets an empty one back.
-REVIEWS_HEADER = "source_id,frame,start_s,end_s,decision,label,note,reviewer,date\n"
-
-
-def reviews() -> None:
-    """Write an empty ``reviews.csv`` (its header) where there is none."""
-    path = ROOT / "reviews.csv"
-    if not path.exists():
-        path.write_text(REVIEWS_HEADER, encoding="utf-8")
-
-
 def browser() -> None:
     """Install Debian's chromium and chromedriver for the review page's browser test.
 
@@ -116,7 +104,6 @@ def main(argv: list[str]) -> None:
     if cmd == "params":
         run(BIN / "python", "-c", "from landmark_datasets.params import compose; compose()")
         return
-    reviews()
     if cmd == "review":
         run(BIN / "python", "-m", "landmark_datasets.reviewpage", *rest)
         return

@@ -305,6 +305,20 @@ def header() -> str:
     return ",".join(COLUMNS) + "\n"
 
 
+def restore(path: Path | str) -> bool:
+    """Write an empty ``reviews.csv`` (its header) where there is none; whether it did.
+
+    The file is a dependency of the review stage, and DVC stops on a missing dependency. The
+    scan stage, which runs first in every ``dvc repro``, calls this: deleting the file undoes
+    every decision, as deleting its rows does.
+    """
+    path = Path(path)
+    if path.exists():
+        return False
+    storage.write_text(header(), path)
+    return True
+
+
 def append(path: Path | str, decision: dict) -> int:
     """Append one decision (a dict of :data:`COLUMNS`) to ``reviews.csv``, atomically.
 

@@ -14,6 +14,9 @@ stage depends on the raw folder; this one runs on every ``dvc repro`` (``always_
 writes what is there, content only (no times, no inodes), so its output and ``dvc.lock`` change
 exactly when a file's bytes, name or status change, and unchanged stages downstream are skipped.
 
+It also writes an empty ``reviews.csv`` where there is none (a dependency of the review stage:
+deleting the file undoes every decision, and ``dvc repro`` goes on).
+
 The walk, the hashing and its memo are :mod:`landmark_datasets.listing`.
 """
 
@@ -23,7 +26,7 @@ import logging
 from contextlib import closing
 from pathlib import Path
 
-from landmark_datasets import UserError, paths, storage
+from landmark_datasets import UserError, paths, review, storage
 from landmark_datasets.cache import default_root
 from landmark_datasets.listing import FILE, HashMemo, scan, to_csv
 
@@ -51,6 +54,8 @@ def main() -> None:
     swept = storage.sweep_stale_temps_below(*SWEPT, *([cache_root / "tmp"] if cache_root else []))
     if swept:
         log.info("removed %d temporary files of interrupted runs", swept)
+    if review.restore(paths.REVIEWS):  # a dependency of the review stage: DVC needs it there
+        log.info("%s was not there: wrote an empty one (no review decisions)", paths.REVIEWS)
     memo = HashMemo(cache_root)
     with closing(memo):
         records = scan(raw_dir, memo, (params.manifest,) if params.manifest else ())

@@ -193,17 +193,16 @@ def test_matching_is_the_last_covering_decision_of_each_row(rows):
     assert all(d.label == "" for d in decisions if d.decision != "relabel")
 
 
-def test_dev_py_writes_an_empty_reviews_csv_where_there_is_none(tmp_path, monkeypatch):
-    """reviews.csv is a dependency of the pipeline: a user who deleted it gets its header back
-    from `dev.py repro` (dev.py runs before the venv exists, so it spells the header itself)."""
-    import dev
-
-    monkeypatch.setattr(dev, "ROOT", tmp_path)
-    dev.reviews()
-    assert (tmp_path / "reviews.csv").read_text() == review.header() == HEADER
-    (tmp_path / "reviews.csv").write_text(HEADER + "v,,,,keep,,,,\n")
-    dev.reviews()  # an existing file is left alone
-    assert len(review.read(tmp_path / "reviews.csv")) == 1
+def test_a_deleted_reviews_csv_comes_back_empty(tmp_path):
+    """reviews.csv is a dependency of the review stage: the scan stage, first in every
+    `dvc repro`, writes its header where the file was deleted (the rebuild then has no
+    decisions); an existing file is left alone."""
+    path = tmp_path / "reviews.csv"
+    assert review.restore(path)
+    assert path.read_text() == review.header() == HEADER
+    path.write_text(HEADER + "v,,,,keep,,,,\n")
+    assert not review.restore(path)
+    assert len(review.read(path)) == 1
 
 
 def test_a_folder_with_planted_errors_builds_a_queue_that_leads_with_them(testdata, detections,

@@ -185,9 +185,11 @@ def test_relabel_and_drop_from_the_page_reach_every_table(repo, server, browser)
                       "the label column)"]
     assert "Traceback" not in failed.stderr
 
-    # every decision undone: the dataset is the one built before any review, byte for byte
-    (repo / "reviews.csv").write_text(HEADER)
+    # every decision undone by deleting the file: the dataset is the one built before any
+    # review, byte for byte (the scan stage writes an empty reviews.csv back)
+    (repo / "reviews.csv").unlink()
     dvc("repro", cwd=repo)
+    assert (repo / "reviews.csv").read_text() == HEADER
     after = {k: v for k, v in digests(repo).items() if k.startswith("data/dataset/")}
     assert after == dataset_before
     sh("git", "status", "--short", cwd=repo)  # the copy is still a working repository
