@@ -549,14 +549,15 @@ MEMO = "evaluate"
 def code_digest() -> str:
     """sha256 of what decides an evaluation besides its inputs (read once per process).
 
-    This module's and the schema's source and the versions of scikit-learn, numpy and scipy.
+    This module's and the schema's source and the versions of scikit-learn, numpy, scipy and
+    cleanlab (the label review's ranking).
     """
     import sys
 
     from landmark_datasets.cache import source_digest
 
     return source_digest(sys.modules[__name__], schema,
-                         libraries=("scikit-learn", "numpy", "scipy"))
+                         libraries=("scikit-learn", "numpy", "scipy", "cleanlab"))
 
 
 def _frame_arrays(prefix: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
