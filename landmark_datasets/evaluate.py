@@ -534,6 +534,17 @@ def label_review(scored: pd.DataFrame, modality: str, decided: pd.DataFrame | No
             [REVIEW_COLUMNS].reset_index(drop=True))
 
 
+def one_queue(queues: list[pd.DataFrame]) -> pd.DataFrame:
+    """The tables' review queues (:func:`label_review`) as one, most likely wrong first.
+
+    Flagged entries first, then by score; ties by table, id and frame.
+    """
+    queue = pd.concat([q for q in queues if len(q)] or queues[:1], ignore_index=True)
+    return queue.sort_values(["flagged", "score", "modality", "source_id", "frame"],
+                             ascending=[False, True, True, True, True], kind="stable"
+                             ).reset_index(drop=True)
+
+
 def summary(metrics: dict, models: list[str]) -> str:
     """A log line's account of one evaluation: test accuracies, or why there are none."""
     done = ", ".join(f"{m} test accuracy {metrics[m]['test']['accuracy']:.3f}"

@@ -8,7 +8,7 @@ Writes:  ``reports/evaluation.json`` (per modality and model: grouped cross-vali
          confusion plots: actual vs predicted on test) and ``reports/label_review.csv``
          (the review queue: every image, frame or time range not yet decided, ranked by how
          likely its label is wrong, confident learning's flagged ones first).
-Params:  ``evaluate`` (models, cv_folds, seed).
+Params:  ``evaluate`` (models, cv_folds, seed; review_models, review_folds for the queue).
 
 An evaluation whose tables, params and code are unchanged (a sweep of another modality's
 scheme) is read from the landmark cache (:func:`landmark_datasets.evaluate.memoized`).
@@ -33,6 +33,7 @@ from landmark_datasets.evaluate import (
     log,
     memo_key,
     memoized,
+    one_queue,
     summary,
 )
 
@@ -49,14 +50,6 @@ def _read(files: tuple, float32: bool) -> list[pd.DataFrame]:
 def _on_tables(fn, files: tuple, float32: bool, *args):
     """``fn(train, test, *args)`` on the tables read by :func:`_read`."""
     return fn(*_read(files, float32), *args)
-
-
-def rank(queues: list[pd.DataFrame]) -> pd.DataFrame:
-    """The tables' review queues as one, flagged first, most likely wrong first."""
-    queue = pd.concat([q for q in queues if len(q)] or queues[:1], ignore_index=True)
-    return queue.sort_values(["flagged", "score", "modality", "source_id", "frame"],
-                             ascending=[False, True, True, True, True], kind="stable"
-                             ).reset_index(drop=True)
 
 
 def main() -> None:
@@ -90,7 +83,7 @@ def main() -> None:
             log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
                      seq["sequences_test"], summary(seq, params.models))
     storage.write_json(report, paths.EVALUATION)
-    storage.write_csv(rank(queues), paths.LABEL_REVIEW, float_format="%.4f")
+    storage.write_csv(one_queue(queues), paths.LABEL_REVIEW, float_format="%.4f")
 
 
 if __name__ == '__main__':
