@@ -21,7 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_datasets import cpus, executors, landmarks, media, models, paths, schema, storage
+from landmark_datasets import (
+    cpus,
+    executors,
+    landmarks,
+    listing,
+    media,
+    models,
+    paths,
+    schema,
+    storage,
+)
 from landmark_datasets.cache import Cache
 from landmark_datasets.cache import key as cache_key
 from landmark_datasets.landmarks import Result, Task
@@ -58,7 +68,7 @@ def tasks_for(items: pd.DataFrame, frames: pd.DataFrame, raw_dir: Path,
                 for k, g in frames.groupby("item", sort=True)}
     root = raw_dir.resolve()
     return [
-        Task(str(root / r["path"]), r["sha256"], r["media"], r["modality"],
+        Task(str(listing.locate(root, r["path"])), r["sha256"], r["media"], r["modality"],
              per_item.get(r["item"], ()), int(max_pixels),
              media.reduction(_size(r["width"]), _size(r["height"]), decode_min_side)
              if r["media"] == "image" else 1)

@@ -54,7 +54,8 @@ def build_inventory(
     progress = Progress(len(paths), "ingest", log)
     for rel in paths:
         try:
-            probes[rel] = probe(raw_dir / rel, params, cache, (listing or {}).get(rel))
+            probes[rel] = probe(raw_listing.locate(raw_dir, rel), params, cache,
+                                (listing or {}).get(rel))
         except media.MediaError as err:
             probes[rel] = err
             log.warning("%s: %s", raw_dir / rel, err)

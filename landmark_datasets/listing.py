@@ -17,6 +17,7 @@ import errno
 import io as stdio
 import logging
 import os
+import re
 import sqlite3
 import stat
 import time
@@ -30,6 +31,38 @@ from landmark_datasets.progress import Progress
 log = logging.getLogger("scan")
 
 COLUMNS = ("path", "status", "bytes", "sha256")
+
+#: What :func:`escape` rewrites: a backslash, and a byte that is not UTF-8 (Python holds it as a
+#: lone surrogate, U+DC80-U+DCFF, the "surrogateescape" of file names).
+_ESCAPED = re.compile("[\\\\\udc80-\udcff]")
+_ESCAPES = re.compile(r"\\(\\|x[0-9a-f]{2})")
+
+
+def escape(rel: str) -> str:
+    r"""The text of a relative path as the inventory holds it: UTF-8 whatever the name's bytes.
+
+    A name from an old camera or a Windows zip may not be UTF-8 (``caf\xe9.jpg``); no CSV or
+    Parquet file can hold it as it is. Each such byte is written ``\xNN`` (lowercase hex) and a
+    backslash ``\\``, so the text is exact and :func:`unescape` gives the name back; every other
+    name is left as it is. Published tables hold no names at all.
+    """
+    if not _ESCAPED.search(rel):
+        return rel
+    return "".join("\\\\" if c == "\\" else f"\\x{ord(c) - 0xDC00:02x}" if c >= "\udc80" and
+                   c <= "\udcff" else c for c in rel)
+
+
+def unescape(text: str) -> str:
+    """The relative path :func:`escape` wrote, as the file system names it."""
+    if "\\" not in text:
+        return text
+    return _ESCAPES.sub(lambda m: "\\" if m.group(1) == "\\" else
+                        chr(0xDC00 + int(m.group(1)[1:], 16)), text)
+
+
+def locate(raw_dir: Path, rel: str) -> Path:
+    """The file at inventory path ``rel`` (:func:`escape`'s text) below ``raw_dir``."""
+    return raw_dir / unescape(rel)
 
 FILE = "file"
 DANGLING = "dangling_link"
@@ -157,13 +190,16 @@ def _is_dir(entry: os.DirEntry) -> bool:
 
 def _walk(root: Path, rel: tuple[str, ...], ancestors: frozenset
           ) -> Iterator[tuple[Path, str, bool]]:
-    """``(path, relative path, is a directory loop)`` of every non-directory below ``root``."""
+    """``(path, relative path, is a directory loop)`` of every non-directory below ``root``.
+
+    The relative path is :func:`escape`'s text (``rel`` holds the names as they are).
+    """
     here = root.joinpath(*rel)
     try:
         with os.scandir(here) as it:
             names = sorted((e.name, _is_dir(e)) for e in it)
     except OSError:
-        yield here, "/".join(rel), False  # listed as unreadable
+        yield here, escape("/".join(rel)), False  # listed as unreadable
         return
     for name, is_dir in names:
         path = here / name
@@ -174,15 +210,15 @@ def _walk(root: Path, rel: tuple[str, ...], ancestors: frozenset
             try:
                 st = os.stat(path)
             except OSError:
-                yield path, "/".join(sub), False
+                yield path, escape("/".join(sub)), False
                 continue
             ident = (st.st_dev, st.st_ino)
             if ident in ancestors:  # a link back up the tree: listed once, not followed
-                yield path, "/".join(sub), True
+                yield path, escape("/".join(sub)), True
                 continue
             yield from _walk(root, sub, ancestors | {ident})
         else:
-            yield path, "/".join(sub), False
+            yield path, escape("/".join(sub)), False
 
 
 def scan(raw_dir: Path, memo: HashMemo | None = None, extra: tuple[str, ...] = ()) -> list[Record]:

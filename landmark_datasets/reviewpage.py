@@ -121,7 +121,9 @@ class Session:
         if source_id not in self.items.index:
             raise UserError(f"{source_id} is not in this build's inventory")
         item = self.items.loc[source_id]
-        return self.raw_dir / item["path"], item["media"]
+        from landmark_datasets import listing
+
+        return listing.locate(self.raw_dir, item["path"]), item["media"]
 
     def sampled(self, source_id: str) -> np.ndarray:
         """The frames the build sampled of ``source_id``, ascending, each once.
