@@ -208,13 +208,6 @@ def evaluation_table(evaluation: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def empty_review_summary() -> dict:
-    """The review summary of a build with no ``reviews.csv`` decisions."""
-    from landmark_datasets import review
-
-    return review.summary([], pd.DataFrame(columns=list(review.MATCHED_COLUMNS)), [])
-
-
 def load_confusions() -> dict[str, pd.DataFrame]:
     """Evaluate's test predictions per modality (actual, predicted), those that have rows."""
     return {m: c for m in schema.MODALITIES
@@ -223,7 +216,7 @@ def load_confusions() -> dict[str, pd.DataFrame]:
 
 def context(tables: dict[str, pd.DataFrame], items: pd.DataFrame, frames: pd.DataFrame,
             ledger: pd.DataFrame, params, evaluation: dict, gaps: dict, review: pd.DataFrame,
-            validation: dict, review_summary: dict | None = None) -> dict:
+            validation: dict, review_summary: dict) -> dict:
     """Everything the report says, computed once: counts, aggregates, scores, statuses.
 
     :func:`landmark_datasets.quality.render` writes it as text, :func:`metrics` as DVC
@@ -235,7 +228,7 @@ def context(tables: dict[str, pd.DataFrame], items: pd.DataFrame, frames: pd.Dat
     labels = {lab for t in tables.values() for lab in t["label"]}
     return {
         "evaluation": evaluation_table(evaluation), "evaluation_raw": evaluation,
-        "review": review, "review_summary": review_summary or empty_review_summary(),
+        "review": review, "review_summary": review_summary,
         "gaps": gaps,
         # labels the CSVs neutralize (the tables read here are the Parquet, with true text)
         "neutralized": sum(str(label).startswith(schema.FORMULA_PREFIXES) for label in labels),

@@ -172,9 +172,8 @@ def match(decisions: list[Decision], keys: pd.DataFrame) -> tuple[pd.DataFrame, 
     one's) in key order, and the positions in ``decisions`` of those that matched nothing.
     """
     winner = np.full(len(keys), -1, dtype=np.int64)
-    by_source = keys.groupby("source_id", sort=False).indices if len(keys) else {}
-    frames = keys["frame"].to_numpy() if len(keys) else np.zeros(0)
-    ms = keys["timestamp_ms"].to_numpy() if len(keys) else np.zeros(0)
+    by_source = keys.groupby("source_id", sort=False).indices
+    frames, ms = keys["frame"].to_numpy(), keys["timestamp_ms"].to_numpy()
     unmatched = []
     for i, d in enumerate(decisions):
         rows = by_source.get(d.source_id, np.zeros(0, dtype=np.int64))
@@ -189,19 +188,17 @@ def match(decisions: list[Decision], keys: pd.DataFrame) -> tuple[pd.DataFrame, 
         winner[rows] = i
     hit = np.flatnonzero(winner >= 0)
     chosen = [decisions[j] for j in winner[hit]]
-    out = pd.DataFrame({
-        "modality": keys["modality"].to_numpy()[hit] if len(keys) else [],
-        "source_id": keys["source_id"].to_numpy()[hit] if len(keys) else [],
+    out = _typed(pd.DataFrame({
+        "modality": keys["modality"].to_numpy()[hit],
+        "source_id": keys["source_id"].to_numpy()[hit],
         "frame": frames[hit].astype(np.int64),
-        "instance": keys["instance"].to_numpy()[hit].astype(np.int64) if len(keys) else [],
-        "given": keys["label"].to_numpy()[hit] if len(keys) else [],
+        "instance": keys["instance"].to_numpy()[hit].astype(np.int64),
+        "given": keys["label"].to_numpy()[hit],
         "decision": [d.decision for d in chosen],
         "label": [d.label for d in chosen],
         "note": [d.note for d in chosen],
         "row": np.array([d.row for d in chosen], dtype=np.int64),
-    }, columns=list(MATCHED_COLUMNS))
-    for c in ("modality", "source_id", "given", "decision", "label", "note"):
-        out[c] = out[c].astype(object)
+    }, columns=list(MATCHED_COLUMNS)))
     return (out.sort_values(["modality", *schema.KEY_COLUMNS], kind="stable")
             .reset_index(drop=True), unmatched)
 
@@ -226,9 +223,6 @@ def summary(decisions: list[Decision], matched: pd.DataFrame, unmatched: list[in
                       | {"target": decisions[i].target()} for i in unmatched],
         "relabelled": [{"from": r.given, "to": r.label, "rows": int(r.rows)}
                        for r in relabels.itertuples()],
-        "rows_by_modality": {str(m): {str(k): int(n) for k, n in
-                                      part["decision"].value_counts().sort_index().items()}
-                             for m, part in matched.groupby("modality")},
     }
 
 
@@ -238,9 +232,9 @@ def table_keys(tables: dict[str, Path]) -> pd.DataFrame:
 
     frames = [pq.read_table(p, columns=list(MATCH_KEYS)).to_pandas().assign(modality=m)
               for m, p in tables.items()]
-    keys = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["modality", *MATCH_KEYS])
-    return keys
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c in schema.INT_COLUMNS else object)
+         for c in ("modality", *MATCH_KEYS)})
 
 
 def for_modality(matched: pd.DataFrame, modality: str) -> pd.DataFrame:
@@ -287,17 +281,14 @@ def ledger_rows(matched: pd.DataFrame) -> pd.DataFrame:
 def read_matched(path: Path | str) -> pd.DataFrame:
     """The matched decisions the review stage wrote (none when there is no such file)."""
     path = Path(path)
-    if not path.is_file():
-        return pd.DataFrame(columns=list(MATCHED_COLUMNS))
-    df = pd.read_parquet(path)
-    for c in ("modality", "source_id", "given", "decision", "label", "note"):
-        df[c] = df[c].astype(object)
-    return df
+    return _typed(pd.read_parquet(path) if path.is_file() else
+                  pd.DataFrame(columns=list(MATCHED_COLUMNS)))
 
 
-def write_matched(matched: pd.DataFrame, path: Path | str) -> None:
-    """The matched decisions as Parquet, atomically (text as large strings, like the tables)."""
-    storage.write_parquet(matched, path)
+def _typed(matched: pd.DataFrame) -> pd.DataFrame:
+    """``matched`` with its text columns as Python strings (the tables' label type aside)."""
+    text = [c for c in MATCHED_COLUMNS if c not in ("frame", "instance", "row")]
+    return matched.astype(dict.fromkeys(text, object))
 
 
 def header() -> str:

@@ -125,13 +125,14 @@ class Session:
 
         return listing.locate(self.raw_dir, item["path"]), item["media"]
 
-    def sampled(self, source_id: str) -> np.ndarray:
-        """The frames the build sampled of ``source_id``, ascending, each once.
+    def sampled(self, source_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """The frames the build sampled of ``source_id`` and their times (ms), each once.
 
         One source may be the item of several tables, which list its frames each.
         """
-        return np.unique(self.frames.loc[self.frames["source_id"] == source_id,
-                                         "frame"].to_numpy())
+        mine = self.frames.loc[self.frames["source_id"] == source_id, ["frame", "timestamp_ms"]]
+        mine = mine.drop_duplicates("frame").sort_values("frame")
+        return mine["frame"].to_numpy(), mine["timestamp_ms"].to_numpy()
 
     def decode(self, source_id: str, wanted: list[int]) -> dict[int, np.ndarray]:
         """The BGR pixels of the wanted frames of ``source_id`` (an image's frame is 0)."""
@@ -240,19 +241,23 @@ def frame_jpeg(session: Session, entry_id: int) -> bytes:
     return jpeg(draw(bgr, marks, FRAME_WIDTH))
 
 
-def strip_frames(session: Session, entry_id: int) -> list[int]:
-    """The sampled frames a video entry's strip shows: its range and two either side."""
+def strip_frames(session: Session, entry_id: int) -> list[tuple[int, bool]]:
+    """The sampled frames a video entry's strip shows, and whether each is in its range.
+
+    The range's frames (the first frame to the end time) and two sampled frames either side,
+    at most :data:`STRIP_FRAMES` of them, evenly picked.
+    """
     e = session.queue.iloc[entry_id]
-    sampled = session.sampled(e["source_id"])
-    if len(sampled) < 2:
+    frames, ms = session.sampled(e["source_id"])
+    if len(frames) < 2:
         return []
-    first = int(np.searchsorted(sampled, int(e["frame"])))
-    last = first + int(e["frames"]) - 1
-    lo, hi = max(0, first - 2), min(len(sampled) - 1, last + 2)
-    picks = sampled[lo:hi + 1]
-    if len(picks) > STRIP_FRAMES:
-        picks = picks[np.linspace(0, len(picks) - 1, STRIP_FRAMES).round().astype(int)]
-    return [int(f) for f in picks]
+    first = int(np.searchsorted(frames, int(e["frame"])))
+    end_ms = round((e["end_s"] if not pd.isna(e["end_s"]) else 0) * 1000)
+    last = max(first, int(np.searchsorted(ms, end_ms, side="right")) - 1)
+    at = np.arange(max(0, first - 2), min(len(frames) - 1, last + 2) + 1)
+    if len(at) > STRIP_FRAMES:
+        at = at[np.linspace(0, len(at) - 1, STRIP_FRAMES).round().astype(int)]
+    return [(int(frames[i]), bool(first <= i <= last)) for i in at]
 
 
 def strip_jpeg(session: Session, entry_id: int) -> bytes:
@@ -260,20 +265,15 @@ def strip_jpeg(session: Session, entry_id: int) -> bytes:
     import cv2
 
     e = session.queue.iloc[entry_id]
-    frames = strip_frames(session, entry_id)
+    picks = strip_frames(session, entry_id)
+    frames = [f for f, _ in picks]
     pixels = session.decode(e["source_id"], frames)
     marks = session.landmarks(e["modality"], e["source_id"], frames)
-    lo = int(e["frame"])
-    end_ms = (e["end_s"] if not pd.isna(e["end_s"]) else 0) * 1000
-    ms = dict(zip(session.frames.loc[session.frames["source_id"] == e["source_id"], "frame"],
-                  session.frames.loc[session.frames["source_id"] == e["source_id"],
-                                     "timestamp_ms"], strict=True))
     tiles = []
-    for f in frames:
+    for f, inside in picks:
         if f not in pixels:
             continue
         tile = draw(pixels[f], marks.get(f, []), STRIP_WIDTH)
-        inside = f >= lo and ms.get(f, 0) <= end_ms + 0.5
         colour = (40, 40, 230) if inside else (200, 200, 200)
         tile = cv2.copyMakeBorder(tile, 3, 3, 3, 3, cv2.BORDER_CONSTANT, value=colour)
         tiles.append(tile)

@@ -28,7 +28,7 @@ def main() -> None:
     keys = review.table_keys({m: paths.PREPROCESS / f"{m}.parquet" for m in schema.MODALITIES})
     matched, unmatched = review.match(decisions, keys)
     summary = review.summary(decisions, matched, unmatched)
-    review.write_matched(matched, paths.REVIEW_DECISIONS)
+    storage.write_parquet(matched, paths.REVIEW_DECISIONS)
     storage.write_json(summary, paths.REVIEW_SUMMARY)
     applied = ", ".join(f"{kind} {n['decisions']} ({n['rows']} rows)"
                         for kind, n in summary["applied"].items() if n["decisions"])
