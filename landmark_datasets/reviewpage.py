@@ -198,12 +198,15 @@ def _covers(d: review.Decision, entry: dict) -> bool:
 
 
 def draw(bgr: np.ndarray, marks: list, width: int) -> np.ndarray:
-    """``bgr`` scaled to ``width`` with hands (skeleton) and faces (points) drawn on it."""
+    """``bgr`` with hands (skeleton) and faces (points) drawn, at most ``width`` wide.
+
+    Scaled down only: a small photo stays sharp.
+    """
     import cv2
 
     h, w = bgr.shape[:2]
-    scale = width / w
-    img = cv2.resize(bgr, (width, max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    width = min(width, w)
+    img = cv2.resize(bgr, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
     hh, ww = img.shape[:2]
     thick = max(1, width // 300)
     for part, xy in marks:

@@ -72,8 +72,10 @@ def main() -> None:
                             "review_queue_flagged": int(queue["flagged"].sum())}
         queues.append(queue)
         storage.write_csv(result.confusion, paths.confusion_plot(modality))
-        log.info("%s: %s; review queue %d entries, %d flagged%s", modality,
+        why = result.metrics.get("review_skipped")
+        log.info("%s: %s; review queue %d entries, %d flagged%s%s", modality,
                  summary(result.metrics, params.models), len(queue), queue["flagged"].sum(),
+                 f" (not ranked: {why})" if why and result.metrics.get("rows_train") else "",
                  " (memo: its tables are unchanged)" if hit else "")
         if modality in SEQUENCE_MODALITIES:
             seq = memoized(cache, memo_key("sequences", modality, digests, params),
