@@ -157,8 +157,8 @@ def column_groups(columns: list[str], hand_scheme: str, face_scheme: str
         (r"timestamp_ms", "int", "time of the frame from the start of the video, ms (0 for an "
          "image)"),
         (r"label", "text", "the class, from the folder or the manifest"),
-        (r"group", "text", "what never crosses the split: the source file, or the manifest's "
-         "subject or session (pseudonymous)"),
+        (r"group", "text", "what never crosses the split: the subject or session folder, the "
+         "manifest's group, or else the source file (pseudonymous)"),
         (r"image_(width|height)", "int", "size of the decoded image, pixels"),
         (r"(left_|right_)?handedness_score", "float", "MediaPipe's confidence in the "
          "handedness, 0-1"),
@@ -250,8 +250,12 @@ def render(build: Build) -> str:
         "only; read labels such as `None` or `NA` as text: `pd.read_csv(path, "
         "keep_default_na=False, na_values=[\"\"])`.\n",
         _md([("table", "split", "rows", "labels", "columns"), *rows]),
-        "Train and test are stratified by label and grouped: a source file (a video and all "
-        "its frames) or a manifest group is never on both sides.\n",
+        "Train and test are grouped: a subject or session (the first folder below the "
+        "label, or the manifest's group), else a source file (a video and all its frames), is "
+        "never on both sides. **Splits are stable across versions**: a group's side is a "
+        "salted hash of its id alone, so a later version of this dataset with files added or "
+        "removed keeps every remaining row on the side it was on, and a model trained on one "
+        "version never sees another version's test rows.\n",
         "## How it was made\n",
         "1. **ingest**: every file is hashed, decoded once to check it, and given its label "
         "and group; duplicates and unreadable files go to the ledger.\n"
@@ -263,7 +267,8 @@ def render(build: Build) -> str:
         "4. **validate**: Great Expectations checks the schema, value ranges and counts; a "
         "violation stops the build.\n"
         "5. **review**: " + _reviewed(build.reviewed) + "\n"
-        "6. **split**: stratified by label, grouped by source or subject.\n",
+        "6. **split**: by group (subject, session or source), from a salted hash of its id: "
+        "stable across versions.\n",
         f"Normalization: {build.preprocessing}\n",
         "## Columns\n",
         "Coordinates come from MediaPipe: x by image width and y by image height (both "

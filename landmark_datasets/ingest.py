@@ -2,8 +2,9 @@
 
 Entry point: ``stages/ingest.py`` (reads params, calls these functions, writes outputs).
 
-Ids are pseudonymous: ``source_id`` is a salted HMAC of the file's sha256, and a manifest
-``group`` (often a person) is replaced by a salted HMAC of its name.
+Ids are pseudonymous: ``source_id`` is a salted HMAC of the file's sha256, and a group (a
+subject folder or a manifest ``group``, often a person) is replaced by a salted HMAC of its
+name; ``group_from`` says which (``folder``, ``manifest``, or ``file``: its own id).
 
 What each file is comes from :mod:`.layout` (folders or a manifest), whether it decodes from
 :mod:`.probe` (cached by content); this module turns them into the inventory: one item per
@@ -127,9 +128,9 @@ def build_inventory(
             continue
         items.append({
             "item": item, "source_id": sid, "path": e.path, "modality": e.modality,
-            "label": e.label, "group": group, "media": p.media, "sha256": p.sha256,
-            "bytes": p.bytes, "width": p.width, "height": p.height, "fps": round(p.fps, 6),
-            "n_frames": p.n_frames, "start_s": e.start_s, "end_s": e.end_s,
+            "label": e.label, "group": group, "group_from": e.group_from, "media": p.media,
+            "sha256": p.sha256, "bytes": p.bytes, "width": p.width, "height": p.height,
+            "fps": round(p.fps, 6), "n_frames": p.n_frames, "start_s": e.start_s, "end_s": e.end_s,
         })
         frames.extend((item, sid, f, ts) for f, ts in sampled)
     items_df = pd.DataFrame(items, columns=list(ITEM_COLUMNS))
@@ -150,6 +151,28 @@ def _outside_message(e: Entry, p: Probe) -> str | None:
         return (f"{e.where}: time range [{e.start_s}, {e.end_s}) is outside the video "
                 f"({e.path}, {duration:.2f} s long)")
     return None
+
+
+def identify(rows: list[dict], listing: dict[str, raw_listing.Record], salt: str) -> list[dict]:
+    """``rows`` with the ``source_id`` of every listed, readable file that lacks one.
+
+    A file ingest refuses before probing it (unlabelled, hidden, a manifest repeat) still has
+    the sha256 scan took, so its ledger row names it by the same pseudonymous id it would have
+    in the dataset. The log names the first few such files of each reason.
+    """
+    out = []
+    for r in rows:
+        rec = listing.get(r["path"])
+        if not r.get("source_id") and rec is not None and rec.sha256:
+            r = {**r, "source_id": pseudonym(salt, rec.sha256)}
+        out.append(r)
+    by_reason: dict[str, list[str]] = {}
+    for r in out:
+        by_reason.setdefault(str(r["reason"]), []).append(r["path"])
+    for reason, names in sorted(by_reason.items()):
+        log.warning("%d files ledgered as %s: %s%s", len(names), reason, ", ".join(names[:3]),
+                    f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return out
 
 
 def ledger_frame(rows: list[dict]) -> pd.DataFrame:

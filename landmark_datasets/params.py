@@ -40,6 +40,12 @@ class IngestParams:
     id_salt: str = "landmark-datasets"
     #: Images above this many pixels are refused (decompression bombs).
     max_image_pixels: int = 40_000_000
+    #: The first folder below a label folder is the group (subject or session) that never
+    #: crosses the split; false: each file is its own group (a manifest's group still wins).
+    folder_groups: bool = True
+    #: Merge labels that differ only in case, spacing or Unicode form into their most common
+    #: spelling; false keeps them apart (ingest logs them, the report warns).
+    fold_labels: bool = False
 
 
 @dataclass
@@ -161,8 +167,11 @@ class ValidateParams:
 class SplitParams:
     """Train/test split (``split`` section)."""
 
+    #: Share of the groups in test: a group is in test when the salted hash of its id is below
+    #: it (:func:`landmark_datasets.split.assign`), so the split is stable across versions.
     test_size: float = 0.25
-    seed: int = 42
+    #: Salt of that hash: another salt draws another split of the same groups.
+    salt: str = "landmark-datasets"
 
 
 @dataclass

@@ -50,6 +50,18 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' * (count != 1)}"
 
 
+def _groups_section(ctx: dict) -> str:
+    """Groups per label, their origin and split, and the warnings about them."""
+    warnings = ctx["group_warnings"]
+    return (
+        "A group is a subject or session folder (the first folder below the label), the "
+        "manifest's `group`, or else the file itself (a video with all its frames). Each "
+        "group is in test when the salted hash of its id is below `split.test_size`: its side "
+        "never changes when files are added or removed.\n\n"
+        + _md_table(ctx["groups"])
+        + ("\n" + "".join(f"- **Warning**: {w}.\n" for w in warnings) if warnings else ""))
+
+
 def _holistic_section(ctx: dict) -> str:
     if not ctx["rows"][schema.HOLISTIC]:
         return ""
@@ -155,6 +167,9 @@ leading `'` (CSV injection): {ctx['neutralized']} such labels here.
 
 {_md_table(balance)}
 {_figure(ctx, 'balance', 'class balance')}
+## Groups: what never crosses the split
+
+{_groups_section(ctx)}
 ## Detection rate per label
 
 A frame is detected when the landmarker found at least one hand or face in it.
@@ -178,8 +193,8 @@ A frame is detected when the landmarker found at least one hand or face in it.
 {_holistic_section(ctx)}
 ## Baseline classifiers (evaluate)
 
-Trained on train, scored on test; cross-validation is grouped by source and stratified by
-label, on train only. Features: the published landmark columns (and blendshapes for faces),
+Trained on train, scored on test; cross-validation is grouped (by subject or source) and
+stratified by label, on train only. Features: the published landmark columns (and blendshapes for faces),
 normalized as stated at the top; holistic rows add the presence flags, an absent part's cells
 counting as 0. `holistic sequences`: one sample per labelled video or time range of the
 holistic table (at least 2 frames), its features the mean, standard deviation, minimum and

@@ -95,6 +95,50 @@ def detection_rate(items: pd.DataFrame, frames: pd.DataFrame, extract_ledger: pd
 
 
 
+def group_table(items: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per modality and label: groups offered, where they came from, and groups per split.
+
+    ``from`` counts the groups by origin (a subject folder, the manifest, the file itself);
+    ``train``/``test`` count the groups of the published rows on each side.
+    """
+    rows = []
+    for (m, label), mine in items.groupby(["modality", "label"], sort=True):
+        origin = mine.drop_duplicates("group")["group_from"].value_counts().sort_index()
+        table = tables.get(m, pd.DataFrame(columns=["label", "group", "split"]))
+        kept = table.loc[table["label"] == label]
+        rows.append({
+            "modality": m, "label": label, "groups": int(mine["group"].nunique()),
+            "from": ", ".join(f"{k} {v}" for k, v in origin.items()),
+            **{s: int(kept.loc[kept["split"] == s, "group"].nunique()) for s in SPLITS}})
+    return pd.DataFrame(rows, columns=["modality", "label", "groups", "from", *SPLITS])
+
+
+def group_warnings(groups: pd.DataFrame, items: pd.DataFrame, fold_labels: bool) -> list[str]:
+    """What a reviewer should know about the groups and labels: one sentence each.
+
+    A label with a single group cannot be on both sides of the split; one with published
+    rows on one side only is not tested (or not trained); labels that differ only in spelling
+    (:func:`.schema.spelling_variants`) are probably one class.
+    """
+    out = []
+    for r in groups.itertuples(index=False):
+        if r.groups == 1:
+            out.append(f"{r.modality} `{r.label}` has a single group: all its rows are on one "
+                       "side of the split; add subjects or sessions to test it")
+        elif (r.train == 0) != (r.test == 0):
+            side, other = ("train", "test") if r.test == 0 else ("test", "train")
+            out.append(f"{r.modality} `{r.label}`: its {r.groups} groups all hashed to {side}, "
+                       f"none to {other}; more groups (or another split.salt) fix that")
+    for names in schema.spelling_variants(items["label"]):
+        out.append(f"labels {', '.join(f'`{n}`' for n in names)} differ only in case, spacing "
+                   "or Unicode form and are separate classes; rename them, or set "
+                   "ingest.fold_labels=true to merge them")
+    if fold_labels:
+        out.append("ingest.fold_labels is on: labels that differ only in case, spacing or "
+                   "Unicode form were merged into their most common spelling")
+    return out
+
+
 def blendshape_profile(faces: pd.DataFrame, top: int = 12) -> pd.DataFrame:
     """Mean blendshape score per label for the ``top`` most variable blendshapes."""
     means = faces.groupby("label")[list(schema.BLENDSHAPE_COLUMNS)].mean()
@@ -235,6 +279,8 @@ def context(tables: dict[str, pd.DataFrame], items: pd.DataFrame, frames: pd.Dat
         "scheme": describe_preprocessing(params.preprocess),
         "validation": validation,
         "balance": class_balance(tables),
+        "groups": (groups := group_table(items, tables)),
+        "group_warnings": group_warnings(groups, items, params.ingest.fold_labels),
         "detection": detection_rate(items, frames, ledger[ledger["stage"] == "extract"]),
         "reasons": (ledger.groupby(["stage", "reason"]).size().rename("rows").reset_index()
                     .sort_values(["stage", "reason"]).reset_index(drop=True)),

@@ -329,3 +329,22 @@ _SAFE_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]*$")
 def is_safe_label(label: str) -> bool:
     """True when ``label`` is a plain name (letters, digits, ``_ . - space``; not a formula)."""
     return bool(_SAFE_LABEL.match(label))
+
+
+def spelling_key(label: str) -> str:
+    """What two spellings of one label share: compatibility form, case and separators folded.
+
+    ``"Thumbs Up"``, ``"thumbs_up"``, ``"thumbs-up "`` and ``"ｔｈｕｍｂｓ ｕｐ"`` have one key.
+    """
+    import unicodedata
+
+    return " ".join(re.split(r"[\s_\-]+", unicodedata.normalize("NFKC", label).casefold())
+                    ).strip()
+
+
+def spelling_variants(labels) -> list[list[str]]:
+    """Sets of distinct labels that share a :func:`spelling_key`, each sorted; sorted."""
+    by_key: dict[str, set[str]] = {}
+    for label in labels:
+        by_key.setdefault(spelling_key(label), set()).add(label)
+    return sorted(sorted(v) for v in by_key.values() if len(v) > 1)

@@ -1,17 +1,19 @@
-"""Split: train/test stratified by label and grouped by source; publishes the dataset.
+"""Split: train/test by a salted hash of each group, stable across versions; publishes the dataset.
 
 Entry point: ``stages/split.py`` (reads params, calls these functions, writes outputs).
 
 Text cells a spreadsheet would run as a formula (a label such as ``=HYPERLINK(...)``, starting
 with ``= + - @``, tab or CR) are published with a leading ``'`` (CSV injection).
 
-Groups (a source video, a subject from the manifest, or the file) never cross the split: a
-leakage check fails the stage if one does. Rows are sorted by key, floats written with one
+Groups (a subject or session folder, the manifest's group, else the file) never cross the
+split: a leakage check fails the stage if one does. A group's side depends on its id alone
+(:func:`assign`), so a grown or shrunk dataset keeps every remaining row on its side. Rows are sorted by key, floats written with one
 format, so the same inputs give the same bytes. Published tables carry landmarks, labels and
 pseudonymous ids only: no pixels, no file names or paths (the ledger drops its path column).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import numpy as np
@@ -28,28 +30,28 @@ class LeakageError(RuntimeError):
     """A group (source or subject) is on both sides of the split."""
 
 
-def assign(df: pd.DataFrame, test_size: float, seed: int) -> np.ndarray:
-    """``"train"``/``"test"`` per row: stratified by label, grouped by ``group``, seeded.
+def draw(groups, salt: str) -> np.ndarray:
+    """Per group id, a number in [0, 1) from the salted sha256 of that id alone."""
+    return np.array([int.from_bytes(hashlib.sha256(f"{salt}:{g}".encode()).digest()[:8], "big")
+                     / 2.0**64 for g in groups], dtype=float)
 
-    Each group gets its majority label. For every label with at least two groups,
-    ``max(1, round(test_size * n_groups))`` of its groups, drawn with ``seed``, go to test
-    and the rest to train; a label with a single group stays in train (it cannot be on both
-    sides without leaking). Whole groups move, so no group crosses the split. Unlike
-    scikit-learn's StratifiedGroupKFold, this keeps every label with two or more groups on
-    both sides even when there are only a handful of groups, as in small or pilot datasets.
+
+def assign(df: pd.DataFrame, test_size: float, salt: str) -> np.ndarray:
+    """``"train"``/``"test"`` per row: a group is in test when its :func:`draw` < ``test_size``.
+
+    The side of a group is a function of its id and ``salt`` alone, so adding or removing
+    files, groups or labels never moves an existing group: version 2 of a dataset keeps
+    version 1's test rows in test. A smaller ``test_size`` takes a subset of the test groups
+    of a larger one. Stratification is what this allows: each group is in test with
+    probability ``test_size`` whatever its label, so every label's test share tends to it as
+    its groups grow (within about ``sqrt(test_size * (1 - test_size) / groups)``), and a label
+    with few groups can fall on one side only: the quality report lists such labels; more
+    groups, or another ``split.salt``, change that. Whole groups move, so no group crosses the
+    split, and a group (a subject) is on the same side in every table.
     """
-    rng = np.random.default_rng(seed)
-    majority = (df.groupby(["group", "label"]).size().rename("n").reset_index()
-                .sort_values(["group", "n", "label"], ascending=[True, False, True])
-                .drop_duplicates("group"))
-    test_groups: set[str] = set()
-    for _, groups in majority.groupby("label", sort=True):
-        names = sorted(groups["group"])
-        if len(names) < 2:
-            continue
-        n_test = min(len(names) - 1, max(1, round(test_size * len(names))))
-        test_groups.update(rng.permutation(names)[:n_test].tolist())
-    return np.where(df["group"].isin(test_groups), "test", "train").astype(object)
+    groups = pd.unique(df["group"])
+    test = dict(zip(groups, draw(groups, salt) < test_size, strict=True))
+    return np.where(df["group"].map(test).to_numpy(dtype=bool), "test", "train").astype(object)
 
 
 def check_leakage(train: pd.DataFrame, test: pd.DataFrame, modality: str) -> None:
@@ -62,7 +64,7 @@ def check_leakage(train: pd.DataFrame, test: pd.DataFrame, modality: str) -> Non
         )
 
 
-def order(keys: pd.DataFrame, modality: str, test_size: float, seed: int
+def order(keys: pd.DataFrame, modality: str, test_size: float, salt: str
           ) -> dict[str, np.ndarray]:
     """``{"train": rows, "test": rows}``: positions in ``keys`` per side, in key order.
 
@@ -71,18 +73,18 @@ def order(keys: pd.DataFrame, modality: str, test_size: float, seed: int
     """
     positions = keys.sort_values(list(schema.KEY_COLUMNS), kind="stable").index.to_numpy()
     ordered = keys.iloc[positions].reset_index(drop=True)
-    sides = assign(ordered, test_size, seed) if len(keys) else np.zeros(0, dtype=object)
+    sides = assign(ordered, test_size, salt) if len(keys) else np.zeros(0, dtype=object)
     out = {s: positions[sides == s] for s in ("train", "test")}
     check_leakage(*(ordered.loc[sides == s, ["group"]] for s in ("train", "test")), modality)
     return out
 
 
-def split(df: pd.DataFrame, modality: str, test_size: float, seed: int
+def split(df: pd.DataFrame, modality: str, test_size: float, salt: str
           ) -> dict[str, pd.DataFrame]:
     """``{"train": ..., "test": ...}`` for one modality, rows sorted by key."""
     df = df.reset_index(drop=True)
     return {s: df.iloc[rows].reset_index(drop=True)
-            for s, rows in order(df, modality, test_size, seed).items()}
+            for s, rows in order(df, modality, test_size, salt).items()}
 
 
 #: Rows per published piece: the published Parquet's row group, and what split holds in
@@ -90,7 +92,7 @@ def split(df: pd.DataFrame, modality: str, test_size: float, seed: int
 PIECE_ROWS = 4096
 
 
-def pieces(path, modality: str, test_size: float, seed: int, rows: int = PIECE_ROWS,
+def pieces(path, modality: str, test_size: float, salt: str, rows: int = PIECE_ROWS,
            decisions: pd.DataFrame | None = None):
     """The Parquet table at ``path`` split: ``({side: iterator of pieces}, groups per side)``.
 
@@ -110,7 +112,7 @@ def pieces(path, modality: str, test_size: float, seed: int, rows: int = PIECE_R
     if decisions is not None:
         table = review.apply(table, decisions)
     keys = table.select([*schema.KEY_COLUMNS, "label", "group"]).to_pandas()
-    sides = order(keys, modality, test_size, seed)
+    sides = order(keys, modality, test_size, salt)
 
     def side_pieces(positions: np.ndarray):
         if not len(positions):

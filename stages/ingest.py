@@ -4,11 +4,13 @@ Reads:   ``data/interim/scan/files.csv`` (the listing of :mod:`landmark_datasets
          file's sha256) and ``ingest.raw_dir`` laid out as ``<modality>/<label>/<file>``
          (modality ``hands`` or ``faces``), or a manifest CSV (``ingest.manifest``, else
          ``<raw_dir>/manifest.csv`` when present) with columns
-         ``path, modality, label[, group, start_s, end_s]``.
+         ``path, modality, label[, group, start_s, end_s]`` (:mod:`landmark_datasets.manifest`
+         reads it as spreadsheets write it).
 Writes:  ``data/interim/ingest/items.csv`` (internal: one row per usable file or labelled video
          range, with its path), ``data/interim/ingest/frames.parquet`` (the frames to extract)
          and ``data/interim/ingest/ledger.csv`` (files that cannot be used, with reasons).
-Params:  ``ingest`` (raw_dir, manifest, video_fps, id_salt, max_image_pixels).
+Params:  ``ingest`` (raw_dir, manifest, video_fps, id_salt, max_image_pixels, folder_groups,
+         fold_labels).
 
 Computations: :mod:`landmark_datasets.ingest`. This entry point reads params, calls them and
 writes the outputs.
@@ -19,7 +21,7 @@ from __future__ import annotations
 from landmark_datasets import listing as raw_listing
 from landmark_datasets import paths, storage
 from landmark_datasets.cache import Cache
-from landmark_datasets.ingest import build_inventory, ledger_frame, log
+from landmark_datasets.ingest import build_inventory, identify, ledger_frame, log
 from landmark_datasets.layout import discover
 
 
@@ -33,7 +35,7 @@ def main() -> None:
     raw_dir, entries, strays = discover(params, listing)
     cache = Cache.from_env()
     items, frames, ledger = build_inventory(raw_dir, entries, params, cache, listing)
-    ledger = ledger_frame(strays + ledger)
+    ledger = ledger_frame(identify(strays + ledger, listing, params.id_salt))
     storage.write_csv(items, paths.ITEMS)
     storage.write_parquet(frames, paths.FRAMES)
     storage.write_csv(ledger, paths.INGEST_LEDGER)

@@ -1,4 +1,4 @@
-"""Split: train/test stratified by label and grouped by source; publishes the dataset.
+"""Split: train/test by a salted hash of each group (stable across versions); publishes the dataset.
 
 One DVC stage per modality (``split@hands``...: ``python -m stages.split hands``) and one for the
 ledger (``ledger``: ``python -m stages.split ledger``).
@@ -13,7 +13,7 @@ Reads:   ``data/interim/preprocess/<modality>.parquet`` and
 Writes:  ``data/dataset/{hands,faces,holistic}/{train,test}.{csv,parquet}`` and
          ``data/dataset/ledger.{csv,parquet}``: each table as CSV and as Parquet (typed columns,
          the same rows and values; text as it is, where the CSV neutralizes formulas).
-Params:  ``split`` (test_size, seed), ``preprocess.float_format``.
+Params:  ``split`` (test_size, salt), ``preprocess.float_format``.
 
 Computations: :mod:`landmark_datasets.split`. This entry point reads params, calls them and
 writes the outputs.
@@ -86,7 +86,7 @@ def main(what: list[str] | None = None) -> None:
             raise UserError(f"{source} is not the table {gate} validated; run the validate "
                             "stage again (dvc repro does)")
         decided = review.for_modality(reviewed, modality)
-        sides, groups = pieces(source, modality, params.split.test_size, params.split.seed,
+        sides, groups = pieces(source, modality, params.split.test_size, params.split.salt,
                                decisions=decided)
         rows = {side: publish_pieces(it, paths.table(modality, side),
                                      params.preprocess.float_format,

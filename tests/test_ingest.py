@@ -154,7 +154,7 @@ def test_manifest_time_ranges_label_video_frames(tmp_path, testdata):
 @pytest.mark.parametrize(("rows", "message"), [
     ("clip.gif,hands,victory,,5.0,6.0", r"manifest\.csv:2: time range \[5\.0, 6\.0\) is outside "
      r"the video \(clip\.gif, 4\.30 s long\)"),
-    ("clip.gif,hands,victory,,3.0,4.3\nclip.gif,hands,victory,,4.0,9.0",
+    ("clip.gif,hands,victory,,3.0,4.0\nclip.gif,hands,victory,,4.0,9.0",
      r"1 manifest rows .*\n  .*manifest\.csv:3: time range \[4\.0, 9\.0\) is outside"),
     ("photo.jpg,hands,victory,,0.0,1.0", r"manifest\.csv:2: start_s/end_s given for an image"),
 ])
