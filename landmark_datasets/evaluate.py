@@ -32,9 +32,11 @@ per image or frame, the flagged frames of a video with one label as one time ran
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +49,27 @@ from landmark_datasets.params import EvaluateParams
 log = logging.getLogger("evaluate")
 
 MODELS = schema.CLASSIFIERS
+
+
+@contextlib.contextmanager
+def warnings_summarized(table: str):
+    """Catch the warnings raised inside; log them as one line for ``table``.
+
+    Small labels make scikit-learn warn once per fold and model (an ill-defined recall, a
+    class with fewer rows than folds, collinear variables): dozens of lines that say one
+    thing. The line gives each kind's count and its first message.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    if not caught:
+        return
+    kinds = Counter(w.category.__name__ for w in caught)
+    first: dict[str, str] = {}
+    for w in caught:
+        first.setdefault(w.category.__name__, " ".join(str(w.message).split())[:140])
+    log.info("%s: %d warnings from the models: %s", table, len(caught), "; ".join(
+        f"{n} x {kind} ({first[kind]})" for kind, n in sorted(kinds.items())))
 #: Per row of a table, what the label review scored (the memo keeps it; the queue is built
 #: from it after the decided rows are left out).
 SCORED_COLUMNS = ["source_id", "frame", "instance", "timestamp_ms", "label", "predicted",

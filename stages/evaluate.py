@@ -35,6 +35,7 @@ from landmark_datasets.evaluate import (
     memoized,
     one_queue,
     summary,
+    warnings_summarized,
 )
 
 
@@ -64,9 +65,10 @@ def main() -> None:
         files = tuple(paths.table(modality, s, "parquet") for s in ("train", "test"))
         digests = [storage.sha256_file(f) for f in files]
         float32 = modality not in SEQUENCE_MODALITIES  # sequence statistics are float64
-        result, hit = memoized(cache, memo_key("rows", modality, digests, params),
-                               functools.partial(_on_tables, evaluate, files, float32,
-                                                 modality, params, cache))
+        with warnings_summarized(modality):
+            result, hit = memoized(cache, memo_key("rows", modality, digests, params),
+                                   functools.partial(_on_tables, evaluate, files, float32,
+                                                     modality, params, cache))
         queue = label_review(result.review, modality, review.for_modality(decided, modality))
         report[modality] = {**result.metrics, "review_queue": len(queue),
                             "review_queue_flagged": int(queue["flagged"].sum())}
@@ -78,9 +80,10 @@ def main() -> None:
                  f" (not ranked: {why})" if why and result.metrics.get("rows_train") else "",
                  " (memo: its tables are unchanged)" if hit else "")
         if modality in SEQUENCE_MODALITIES:
-            seq = memoized(cache, memo_key("sequences", modality, digests, params),
-                           functools.partial(_on_tables, evaluate_sequences, files,
-                                             float32, modality, params))[0].metrics
+            with warnings_summarized(f"{modality} sequences"):
+                seq = memoized(cache, memo_key("sequences", modality, digests, params),
+                               functools.partial(_on_tables, evaluate_sequences, files,
+                                                 float32, modality, params))[0].metrics
             report[f"{modality} sequences"] = seq
             log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
                      seq["sequences_test"], summary(seq, params.models))
