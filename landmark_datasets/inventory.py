@@ -15,8 +15,8 @@ import pandas as pd
 from landmark_datasets import UserError, paths, schema, storage
 
 ITEM_COLUMNS = (
-    "item", "source_id", "path", "modality", "label", "group", "group_from", "media", "sha256", "bytes",
-    "width", "height", "fps", "n_frames", "start_s", "end_s",
+    "item", "source_id", "path", "modality", "label", "group", "group_from", "media", "sha256",
+    "bytes", "width", "height", "fps", "n_frames", "start_s", "end_s",
 )
 FRAME_COLUMNS = ("item", "source_id", "frame", "timestamp_ms")
 

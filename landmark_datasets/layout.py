@@ -132,12 +132,12 @@ def manifest_strays(named: set[str], listing: dict[str, raw_listing.Record], man
 
 
 def read_manifest(path: Path, raw_dir: Path) -> tuple[list[Entry], list[dict]]:
-    """Entries from a manifest CSV, checked before anything is decoded; plus ledger rows.
+    r"""Entries from a manifest CSV, checked before anything is decoded; plus ledger rows.
 
-    Paths are relative to the manifest's folder, with ``/`` or ``\\`` (as Windows writes
+    Paths are relative to the manifest's folder, with ``/`` or ``\`` (as Windows writes
     them) between folders, and must stay below ``raw_dir``. The dialect is whatever a
-    spreadsheet wrote (:mod:`.manifest`). Rows that list a file again (or an overlapping range of
-    a video) are ledgered as ``duplicate``, rows that give one file or frame two labels as
+    spreadsheet wrote (:mod:`.manifest`). Rows that list a file again (or an overlapping range
+    of a video) are ledgered as ``duplicate``, rows that give one file or frame two labels as
     ``label_conflict``, with their line numbers (:func:`overlapping_rows`).
 
     Raises:
@@ -161,7 +161,7 @@ def read_manifest(path: Path, raw_dir: Path) -> tuple[list[Entry], list[dict]]:
         where = f"{path}:{line}"
         rel = row["path"]
         if "\\" in rel and not os.path.lexists(path.parent / rel):
-            rel = rel.replace("\\", "/")  # a Windows path (a file named a\\b would exist)
+            rel = rel.replace("\\", "/")  # Windows separators (no file has this name)
         norm = os.path.normpath(os.path.join(base, rel)) if rel else ""
         if not rel or os.path.isabs(rel) or norm.split(os.sep)[0] == ".." or not (
                 raw_dir / norm).resolve().is_relative_to(root):

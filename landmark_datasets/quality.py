@@ -194,11 +194,11 @@ A frame is detected when the landmarker found at least one hand or face in it.
 ## Baseline classifiers (evaluate)
 
 Trained on train, scored on test; cross-validation is grouped (by subject or source) and
-stratified by label, on train only. Features: the published landmark columns (and blendshapes for faces),
-normalized as stated at the top; holistic rows add the presence flags, an absent part's cells
-counting as 0. `holistic sequences`: one sample per labelled video or time range of the
-holistic table (at least 2 frames), its features the mean, standard deviation, minimum and
-maximum of each row feature over its frames, since signs are sequences. Confusion matrices:
+stratified by label, on train only. Features: the published landmark columns (and blendshapes
+for faces), normalized as stated at the top; holistic rows add the presence flags, an absent
+part's cells counting as 0. `holistic sequences`: one sample per labelled video or time range
+of the holistic table (at least 2 frames), its features the mean, standard deviation, minimum
+and maximum of each row feature over its frames, since signs are sequences. Confusion matrices:
 `dvc plots show`. A score that could not be computed is left out, with the reason, rather than
 shown as a number.
 

@@ -7,9 +7,10 @@ with ``= + - @``, tab or CR) are published with a leading ``'`` (CSV injection).
 
 Groups (a subject or session folder, the manifest's group, else the file) never cross the
 split: a leakage check fails the stage if one does. A group's side depends on its id alone
-(:func:`assign`), so a grown or shrunk dataset keeps every remaining row on its side. Rows are sorted by key, floats written with one
-format, so the same inputs give the same bytes. Published tables carry landmarks, labels and
-pseudonymous ids only: no pixels, no file names or paths (the ledger drops its path column).
+(:func:`assign`), so a grown or shrunk dataset keeps every remaining row on its side. Rows are
+sorted by key, floats written with one format, so the same inputs give the same bytes.
+Published tables carry landmarks, labels and pseudonymous ids only: no pixels, no file names or
+paths (the ledger drops its path column).
 """
 from __future__ import annotations
 

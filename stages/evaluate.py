@@ -40,17 +40,20 @@ from landmark_datasets.evaluate import (
 
 
 @functools.lru_cache(maxsize=1)  # one modality's tables at a time
-def _read(files: tuple, float32: bool) -> list[pd.DataFrame]:
+def _read(files: tuple, digests: tuple, float32: bool) -> list[pd.DataFrame]:
     """The train and test tables, read once per modality, and only when a memo misses.
 
-    ``float32``: float columns as float32, what the models see (half the memory).
+    ``digests``: the files' sha256, part of the key, so a build run after another in one
+    process (the tests' in-process builds) never gets the other's tables under the same
+    relative paths. ``float32``: float columns as float32, what the models see (half the
+    memory).
     """
     return [storage.read_table(f, float32=float32) for f in files]
 
 
-def _on_tables(fn, files: tuple, float32: bool, *args):
+def _on_tables(fn, files: tuple, digests: tuple, float32: bool, *args):
     """``fn(train, test, *args)`` on the tables read by :func:`_read`."""
-    return fn(*_read(files, float32), *args)
+    return fn(*_read(files, digests, float32), *args)
 
 
 def main() -> None:
@@ -63,12 +66,12 @@ def main() -> None:
     decided = review.read_matched(paths.REVIEW_DECISIONS)
     for modality in schema.MODALITIES:
         files = tuple(paths.table(modality, s, "parquet") for s in ("train", "test"))
-        digests = [storage.sha256_file(f) for f in files]
+        digests = tuple(storage.sha256_file(f) for f in files)
         float32 = modality not in SEQUENCE_MODALITIES  # sequence statistics are float64
         with warnings_summarized(modality):
-            result, hit = memoized(cache, memo_key("rows", modality, digests, params),
-                                   functools.partial(_on_tables, evaluate, files, float32,
-                                                     modality, params, cache))
+            result, hit = memoized(cache, memo_key("rows", modality, list(digests), params),
+                                   functools.partial(_on_tables, evaluate, files, digests,
+                                                     float32, modality, params, cache))
         queue = label_review(result.review, modality, review.for_modality(decided, modality))
         report[modality] = {**result.metrics, "review_queue": len(queue),
                             "review_queue_flagged": int(queue["flagged"].sum())}
@@ -81,9 +84,9 @@ def main() -> None:
                  " (memo: its tables are unchanged)" if hit else "")
         if modality in SEQUENCE_MODALITIES:
             with warnings_summarized(f"{modality} sequences"):
-                seq = memoized(cache, memo_key("sequences", modality, digests, params),
+                seq = memoized(cache, memo_key("sequences", modality, list(digests), params),
                                functools.partial(_on_tables, evaluate_sequences, files,
-                                                 float32, modality, params))[0].metrics
+                                                 digests, float32, modality, params))[0].metrics
             report[f"{modality} sequences"] = seq
             log.info("%s sequences (%d train, %d test): %s", modality, seq["sequences_train"],
                      seq["sequences_test"], summary(seq, params.models))

@@ -27,8 +27,8 @@ from tests.conftest import ROOT
 
 MODALITIES = ("hands", "faces", "holistic")
 KINDS = ("images", "videos", "mixed")
-#: Label names a shape uses, in order (a "many labels" shape takes several).
-LABEL_NAMES = ("alpha", "beta", "gamma", "delta")
+#: Label names a shape uses, in order (a "many labels" shape takes several); one accented.
+LABEL_NAMES = ("alpha", "beta", "gamma", "délta")
 #: Clip geometry of the videos made here: frames of this size at this rate.
 CLIP_SIDE, CLIP_FPS, CLIP_FRAMES = 256, 10.0, 4
 
@@ -48,7 +48,10 @@ class Shape:
     """A raw folder to build: labels per modality and how they are given."""
 
     labels: tuple[tuple[str, tuple[Label, ...]], ...]  # ((modality, labels), ...)
-    layout: str = "folders"  # folders | manifest
+    #: folders | subjects (``<modality>/<label>/<subject>/<file>``, subjects shared by labels)
+    #: | manifest | excel (a manifest as Excel on Windows writes it: cp1252, CRLF, ``;``,
+    #: backslashes, spaces after separators, trailing empty rows)
+    layout: str = "folders"
 
     @property
     def modalities(self) -> list[str]:
@@ -72,6 +75,7 @@ class Made:
     files: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     undetectable: set[tuple[str, str]] = field(default_factory=set)  # (modality, label)
     ranged: str | None = None  # the video given a time range in the manifest
+    subjects: dict[str, str] = field(default_factory=dict)  # file -> its subject folder
 
 
 class Pools:
@@ -152,19 +156,23 @@ def make(shape: Shape, root: Path, testdata: Path, cache: Path) -> Made:
         for label in labels:
             if not label.detectable:
                 made.undetectable.add((modality, label.name))
-            if shape.layout == "folders":
+            if shape.layout in ("folders", "subjects"):
                 (root / modality / label.name).mkdir(parents=True, exist_ok=True)
             for k, media in enumerate(_medias(label)):
                 src = pools.take(modality, label.detectable, media)
                 name = f"{label.name}_{k}{src.suffix}"
-                rel = (f"{modality}/{label.name}/{name}" if shape.layout == "folders"
-                       else f"media/{modality}_{name}")
+                rel = {"folders": f"{modality}/{label.name}/{name}",
+                       "subjects": f"{modality}/{label.name}/subject{k % 3}/{name}"}.get(
+                           shape.layout, f"media/{modality}_{name}")
+                if shape.layout == "subjects":
+                    made.subjects[rel] = f"subject{k % 3}"
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, root / rel)
                 made.files[rel] = (modality, label.name, media)
                 row = {"path": rel, "modality": modality, "label": label.name,
                        "start_s": "", "end_s": ""}
-                if media == "video" and made.ranged is None and shape.layout == "manifest":
+                if media == "video" and made.ranged is None and shape.layout in (
+                        "manifest", "excel"):
                     row.update(start_s="0.1", end_s="0.3")  # frames 1 and 2 of the clip
                     made.ranged = rel
                 rows.append(row)
@@ -173,6 +181,11 @@ def make(shape: Shape, root: Path, testdata: Path, cache: Path) -> Made:
             w = csv.DictWriter(f, fieldnames=["path", "modality", "label", "start_s", "end_s"])
             w.writeheader()
             w.writerows(rows)
+    elif shape.layout == "excel":
+        lines = ["Path; Modality; Label; start_s; end_s"] + [
+            "; ".join([r["path"].replace("/", "\\"), r["modality"], r["label"], r["start_s"],
+                       r["end_s"]]) for r in rows] + [";;;;"] * 2
+        (root / "manifest.csv").write_bytes("\r\n".join(lines).encode("cp1252"))
     return made
 
 
@@ -188,11 +201,11 @@ def labels_of(draw, modality: str) -> tuple[Label, ...]:
 
 @st.composite
 def shapes(draw) -> Shape:
-    """A :class:`Shape`: hands, faces, holistic or several, any labels, folders or a manifest."""
+    """A :class:`Shape`: hands, faces, holistic or several, any labels, any layout."""
     modalities = draw(st.sampled_from([("hands",), ("faces",), ("hands", "faces"), ("holistic",),
                                        ("hands", "faces", "holistic")]))
     return Shape(tuple((m, draw(labels_of(m))) for m in modalities),
-                 draw(st.sampled_from(["folders", "manifest"])))
+                 draw(st.sampled_from(["folders", "subjects", "manifest", "excel"])))
 
 
 @st.composite

@@ -1,12 +1,13 @@
 """Every dataset shape builds, or stops with one clear line: generated shapes, built in-process.
 
 Hypothesis draws raw folders (:mod:`tests.shapes`: hands, faces or both; 1, 2 or 4 labels of
-0, 1, 3 or 5 files; images, videos or both; folders or a manifest with a time range; labels with
-nothing to detect) crossed with the hand and face schemes, privacy levels, velocities, gap
-filling and per-modality row minimums, and runs every stage's entry point over each. The
-property: no traceback; every input file in the tables or the ledger; validate's verdict is
-exactly "every modality has its minimum of rows"; the published tables have the schema's
-columns; evaluate scores only what can be scored; the report says why a modality is empty.
+0, 1, 3 or 5 files; images, videos or both; folders, subject folders, or a manifest, plain or as
+Excel on Windows writes it, with a time range; labels with nothing to detect) crossed with the
+hand and face schemes, privacy levels, velocities, gap filling and per-modality row minimums,
+and runs every stage's entry point over each. The property: no traceback; every input file in
+the tables or the ledger; no subject on both sides of the split; validate's verdict is exactly
+"every modality has its minimum of rows"; the published tables have the schema's columns;
+evaluate scores only what can be scored; the report says why a modality is empty.
 
 ``LANDMARK_SHAPE_EXAMPLES`` sets how many shapes are drawn (default 30; derandomized, so CI
 draws the same ones every run); ``LANDMARK_SHAPE_LOG=<file>`` appends one line per shape with
@@ -128,6 +129,19 @@ def test_every_shape_builds_or_stops_with_one_line(shape_env, shape: Shape, over
     if made.ranged:  # the manifest's time range [0.1, 0.3) of a 10 fps clip: frames 1 and 2
         ranged = items.loc[items["path"] == made.ranged, "item"]
         assert sorted(frames.loc[frames["item"].isin(ranged), "frame"]) == [1, 2], note
+
+    # subject folders: a subject is one group, on one side of the split in every table
+    if made.subjects:
+        subject_of = dict(zip(items["source_id"], items["path"].map(made.subjects),
+                              strict=True))
+        sides: dict[str, set[str]] = {}
+        for m in schema.MODALITIES:
+            for s in ("train", "test"):
+                t = storage.read_table(work / f"data/dataset/{m}/{s}.csv")
+                for sid in t["source_id"]:
+                    sides.setdefault(subject_of[sid], set()).add(s)
+        assert all(len(v) == 1 for v in sides.values()), f"{note}: {sides}"
+        assert set(items["group_from"]) == {"folder"}, note
 
     # labels with nothing to detect: no rows, and every frame of theirs ledgered as no_detection
     for modality, label in made.undetectable:

@@ -1,6 +1,5 @@
 import pandas as pd
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,7 +50,8 @@ def test_a_smaller_test_share_takes_a_subset_of_the_test_groups():
     df = _table(groups=[("a", 200)])
     small = set(df.loc[assign(df, 0.1, "s") == "test", "group"])
     large = set(df.loc[assign(df, 0.3, "s") == "test", "group"])
-    assert small < large and len(small) > 5
+    assert small < large
+    assert len(small) > 5
 
 
 @settings(max_examples=60, deadline=None)
