@@ -160,7 +160,7 @@ def test_the_dataset_card_describes_the_build(repo):
           for m in ("hands", "faces", "holistic")),
         {"config_name": "ledger", "data_files": "ledger.parquet"}]
     assert "License of the data: **not set** (`card.license: unknown`)" in body
-    assert "| hands | test | 28 | 3 | 137 |" in body  # rows, labels, columns
+    assert "| hands | test | 22 | 2 | 137 |" in body  # rows, labels, columns
     assert "| faces/train | sadness | 50 |" in body
     assert "| `f000_x` ... `f477_z` (1434) | float | the 478 face landmarks (Face Mesh V2 " \
         "indices), normalized as `interocular` |" in body
@@ -192,7 +192,7 @@ def test_croissant_metadata_validates_and_loads_the_records(repo):
         "https://schema.org/datePublished"}
     table = pd.read_parquet(repo / "data/dataset/hands/test.parquet")
     records = list(dataset.records("hands_test"))
-    assert len(records) == len(table) == 28
+    assert len(records) == len(table) == 22
     first = records[0]
     assert first["hands_test/label"].decode() == table["label"][0]
     assert first["hands_test/wrist_x"] == pytest.approx(table["wrist_x"][0])
@@ -218,14 +218,14 @@ def test_the_readme_load_it_lines_run(repo, monkeypatch, tmp_path):
     scope: dict = {}
     exec(_readme_block("Load it", "python"), scope)
     hands, csv, faces, records = (scope[k] for k in ("hands", "hands_csv", "faces", "records"))
-    assert hands.shape == (16, 137)
+    assert hands.shape == (22, 137)
     # the CSV as written: the same rows; a label "None" would stay text
     pd.testing.assert_frame_equal(csv, hands, check_exact=False, rtol=0, atol=5e-7)
-    assert (faces["train"].num_rows, faces["test"].num_rows) == (92, 82)
+    assert (faces["train"].num_rows, faces["test"].num_rows) == (86, 88)
     assert set(faces["train"].column_names) == set(pd.read_parquet(
         "data/dataset/faces/train.parquet").columns)
-    assert scope["by_card"]["test"].num_rows == 28  # the card's config of hands
-    assert len(list(records)) == 16
+    assert scope["by_card"]["test"].num_rows == 22  # the card's config of hands
+    assert len(list(records)) == 22
 
 
 def test_push_to_a_remote_and_pull_or_get_the_same_bytes(repo, tmp_path):
@@ -259,7 +259,7 @@ def test_push_to_a_remote_and_pull_or_get_the_same_bytes(repo, tmp_path):
     proc = sh(sys.executable, "-c", "import dvc.api, pandas as pd, sys\n"
               f"with dvc.api.open('data/dataset/hands/train.parquet', repo={str(repo)!r}, "
               "mode='rb') as f:\n    print(len(pd.read_parquet(f)))", cwd=got)
-    assert proc.stdout.strip() == "16"
+    assert proc.stdout.strip() == "22"
     proc = sh(sys.executable, "-c", "import dvc.api\n"
               f"print(dvc.api.artifacts_show('landmarks', repo={str(repo)!r})['path'])", cwd=got)
     assert proc.stdout.strip() == "data/dataset"
