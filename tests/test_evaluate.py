@@ -218,3 +218,24 @@ def test_twelve_planted_errors_in_eighty_photos_lead_the_queue(hands_split):
     at = fixed["source_id"].isin(shown & planted)
     fixed.loc[at, "label"] = truth[at]
     assert cv_accuracy(fixed) >= cv_accuracy(noisy) + 0.05
+
+
+def test_model_warnings_are_one_log_line_per_table(caplog):
+    import logging
+    import warnings
+
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    caplog.set_level(logging.INFO, logger="evaluate")
+    with evaluate.warnings_summarized("hands"):
+        for _ in range(3):
+            warnings.warn("Recall is ill-defined and\n being set to 0.0", UndefinedMetricWarning,
+                          stacklevel=1)
+        warnings.warn("Variables are collinear", UserWarning, stacklevel=1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "hands: 4 warnings from the models: 3 x UndefinedMetricWarning (Recall is ill-defined "
+        "and being set to 0.0); 1 x UserWarning (Variables are collinear)"]
+    caplog.clear()
+    with evaluate.warnings_summarized("faces"):
+        pass
+    assert caplog.records == []
