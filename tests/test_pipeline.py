@@ -161,7 +161,8 @@ def test_the_dataset_card_describes_the_build(repo):
         {"config_name": "ledger", "data_files": "ledger.parquet"}]
     assert "License of the data: **not set** (`card.license: unknown`)" in body
     assert "| hands | test | 22 | 2 | 137 |" in body  # rows, labels, columns
-    assert "| faces/train | sadness | 50 |" in body
+    assert "| faces/train | sadness | 45 |" in body
+    assert "| faces/test | sadness | 50 |" in body
     assert "| `f000_x` ... `f477_z` (1434) | float | the 478 face landmarks (Face Mesh V2 " \
         "indices), normalized as `interocular` |" in body
     assert "| `world_wrist_x` ... `world_pinky_tip_z` (63) | float | MediaPipe's world " \
@@ -215,6 +216,7 @@ def test_the_readme_load_it_lines_run(repo, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # offline, a cache of its own
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
     scope: dict = {}
     exec(_readme_block("Load it", "python"), scope)
     hands, csv, faces, records = (scope[k] for k in ("hands", "hands_csv", "faces", "records"))
@@ -224,7 +226,8 @@ def test_the_readme_load_it_lines_run(repo, monkeypatch, tmp_path):
     assert (faces["train"].num_rows, faces["test"].num_rows) == (86, 88)
     assert set(faces["train"].column_names) == set(pd.read_parquet(
         "data/dataset/faces/train.parquet").columns)
-    assert scope["by_card"]["test"].num_rows == 22  # the card's config of hands
+    by_card = scope["by_card"]["test"]
+    assert by_card.num_rows == 22, by_card.cache_files  # the card's config of hands
     assert len(list(records)) == 22
 
 
