@@ -4,7 +4,7 @@ A holistic row is one frame: its left hand, right hand and face (the *parts*), e
 presence flag; an absent part is empty cells. Each part is treated as a row of its own
 modality's table would be, in this order:
 
-1. **Filters** (:func:`landmark_datasets.preprocess.reasons`: low handedness score, out of frame,
+1. **Filters** (:func:`landmark_datasets.filters.reasons`: low handedness score, out of frame,
    degenerate). A part that fails one is *blanked* (cells emptied, presence 0) and ledgered
    with the reason and the part (``left hand: handedness_score 0.31 < 0.5``); the rest of the
    row stays.
@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from landmark_datasets import gaps, schema
+from landmark_datasets.filters import reasons
 from landmark_datasets.normalize import in_face_frame, normalize, normalize_face
-from landmark_datasets.preprocess import reasons
 from landmark_datasets.schema import HOLISTIC, PARTS, Reason
 
 #: ``preprocess.holistic_keep``: which frames a holistic table keeps.

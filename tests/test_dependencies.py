@@ -151,3 +151,24 @@ def test_stages_are_entry_points_over_the_library():
                    env={k: v for k, v in os.environ.items()
                         if k not in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL",
                                      "OPENCV_FFMPEG_LOGLEVEL")})
+
+
+def test_the_library_has_no_import_cycle():
+    """No module imports, even inside a function, one that imports it back."""
+    graph = {p: {module_file(m) for m in imports(p)} - {p}
+             for p in (ROOT / "landmark_datasets").rglob("*.py")}
+    done: set[Path] = set()
+
+    def visit(path: Path, trail: list[Path]) -> None:
+        if path in trail:
+            cycle = trail[trail.index(path):] + [path]
+            raise AssertionError("import cycle: " + " -> ".join(p.stem for p in cycle))
+        if path in done:
+            return
+        for nxt in sorted(graph.get(path, ())):
+            if nxt.name != "__init__.py":  # the package itself imports nothing back
+                visit(nxt, [*trail, path])
+        done.add(path)
+
+    for path in sorted(graph):
+        visit(path, [])
