@@ -16,6 +16,7 @@ disables it; deleting the folder is always safe.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -192,16 +193,28 @@ def _link_or_copy(src: Path | str, tmp: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def source_digest(*modules: Any, libraries: tuple[str, ...] = ()) -> str:
-    """sha256 of the source of ``modules`` and the installed versions of ``libraries``.
+#: Modules a memo key's code digest leaves out: they store results, they do not decide them.
+MACHINERY = ("landmark_datasets.cache", "landmark_datasets.imports")
 
-    The code part of a memo's key.
+
+@functools.cache
+def source_digest(module: str, libraries: tuple[str, ...] = ()) -> str:
+    """sha256 of ``module``'s code and the installed versions of ``libraries``.
+
+    The code is ``module``'s source and that of every project module it imports, transitively
+    (:func:`.imports.closure`), leaving out the memo's own machinery (this module and
+    :mod:`.imports`: how a result is stored does not decide it). The code part of a memo's
+    key: no list of modules to keep up to date by hand, so an edit anywhere a result's code
+    reaches misses the memo. Read once per process.
     """
     from importlib.metadata import version
 
+    from landmark_datasets.imports import ROOT, closure
+
     h = hashlib.sha256()
-    for module in modules:
-        h.update(Path(module.__file__).read_bytes())
+    for path in sorted(closure(module, skip=MACHINERY)):
+        h.update(f"{path.relative_to(ROOT).as_posix()}\0".encode())
+        h.update(path.read_bytes())
     for lib in libraries:
         h.update(f"{lib}=={version(lib)};".encode())
     return h.hexdigest()

@@ -592,14 +592,12 @@ MEMO = "evaluate"
 def code_digest() -> str:
     """sha256 of what decides an evaluation besides its inputs (read once per process).
 
-    This module's and the schema's source and the versions of scikit-learn, numpy, scipy and
-    cleanlab (the label review's ranking).
+    The code stage evaluate runs (all it imports) and the versions of scikit-learn, numpy,
+    scipy and cleanlab (the label review's ranking).
     """
-    import sys
-
     from landmark_datasets.cache import source_digest
 
-    return source_digest(sys.modules[__name__], schema,
+    return source_digest("stages.evaluate",
                          libraries=("scikit-learn", "numpy", "scipy", "cleanlab"))
 
 

@@ -266,12 +266,10 @@ def digest(value) -> str:
 
 @functools.cache
 def code_digest() -> str:
-    """sha256 of the code that draws the figures and of matplotlib (read once per process)."""
-    import sys
-
+    """sha256 of the code stage report runs and of matplotlib (read once per process)."""
     from landmark_datasets.cache import source_digest
 
-    return source_digest(sys.modules[__name__], schema, libraries=("matplotlib", "numpy"))
+    return source_digest("stages.report", libraries=("matplotlib", "numpy"))
 
 
 def remembered(cache, name: str, inputs: tuple, draw_one) -> str:

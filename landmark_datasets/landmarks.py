@@ -328,8 +328,7 @@ def close_all() -> None:
 
 
 def code_digest() -> str:
-    """sha256 of the source that decides landmark values (this module, media, models)."""
-    h = hashlib.sha256()
-    for module in (__file__, media.__file__, models.__file__):
-        h.update(Path(module).read_bytes())
-    return h.hexdigest()
+    """sha256 of the code stage extract runs (all it imports): what decides landmark values."""
+    from landmark_datasets.cache import source_digest
+
+    return source_digest("stages.extract")

@@ -86,14 +86,10 @@ UNREAD_PARAMS = {
 
 @functools.cache
 def code_digest() -> str:
-    """sha256 of the code that preprocesses a table and of the libraries that write it."""
-    import sys
-
-    from landmark_datasets import filters, holistic, inventory, normalize, storage
+    """sha256 of the code stage preprocess runs (all it imports) and of its writing libraries."""
     from landmark_datasets.cache import source_digest
 
-    return source_digest(sys.modules[__name__], filters, gaps, holistic, inventory, normalize,
-                         schema, storage, libraries=("pandas", "numpy", "pyarrow"))
+    return source_digest("stages.preprocess", libraries=("pandas", "numpy", "pyarrow"))
 
 
 def memo_key(modality: str, params: PreprocessParams, *digests: str) -> str:

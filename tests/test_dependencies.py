@@ -2,69 +2,21 @@
 dataset behind ``dvc status`` saying everything is up to date.
 
 Each stage's ``cmd`` names its entry module (``python -m stages.<name>``); the modules it
-imports, transitively and including imports inside functions, are read from the source with
-:mod:`ast` (nothing is imported or run). Each one's file must be a dep of the stage itself or
+imports, transitively and including imports inside functions, are read from the source by
+:mod:`landmark_datasets.imports` (nothing is imported or run), the reader whose closure is also
+the code part of every memo key. Each one's file must be a dep of the stage itself or
 lie under a folder that is.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("stages", "landmark_datasets")  # the entry points and the library
-
-
-def module_file(name: str) -> Path | None:
-    """The project file of module ``name`` (``landmark_datasets.storage``), or None."""
-    if name.split(".")[0] not in PACKAGES:
-        return None
-    path = ROOT.joinpath(*name.split("."))
-    if path.with_suffix(".py").is_file():
-        return path.with_suffix(".py")
-    if (path / "__init__.py").is_file():
-        return path / "__init__.py"
-    return None
-
-
-def imports(path: Path) -> set[str]:
-    """The project modules ``path`` imports anywhere in it (top level or in a function)."""
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: from . import x / from .x import y
-                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{parent}.{base}".rstrip(".")
-            found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names)  # `from pkg import module`
-    return {name for name in found if module_file(name)}
-
-
-def closure(entry: str) -> set[Path]:
-    """The files of ``entry`` and of every project module it imports, transitively.
-
-    Importing ``a.b`` runs ``a/__init__.py`` first, so parent packages count too.
-    """
-    todo, seen = [entry], set()
-    while todo:
-        name = todo.pop()
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):
-            path = module_file(".".join(parts[:i]))
-            if path is None or path in seen:
-                continue
-            seen.add(path)
-            todo.extend(imports(path))
-    return seen
+from landmark_datasets.imports import PACKAGES, ROOT, closure, imports, module_file
 
 
 def stages() -> dict[str, dict]:
@@ -172,3 +124,41 @@ def test_the_library_has_no_import_cycle():
 
     for path in sorted(graph):
         visit(path, [])
+
+
+def test_a_memo_key_covers_the_code_its_stage_runs_and_only_that(tmp_path, monkeypatch):
+    """The code part of a memo key is the digest of the stage's import closure: an edit to any
+    module the stage runs misses the memo, an edit to the memo machinery or to another stage's
+    module does not."""
+    import shutil
+
+    from landmark_datasets import cache
+    from landmark_datasets import imports as imports_mod
+
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+
+    def digest() -> str:
+        imports_mod.closure.cache_clear()
+        cache.source_digest.cache_clear()
+        return cache.source_digest("stages.preprocess", libraries=("pandas",))
+
+    monkeypatch.setattr(imports_mod, "ROOT", tmp_path)
+    try:
+        files = {p.name for p in imports_mod.closure("stages.preprocess", cache.MACHINERY)}
+        assert {"preprocess.py", "filters.py", "holistic.py", "gaps.py", "normalize.py",
+                "schema.py", "storage.py"} <= files
+        assert not files & {"cache.py", "imports.py", "landmarks.py", "evaluate.py"}
+        before = digest()
+        assert digest() == before
+        assert len(before) == 64
+        for name, moves in (("cache.py", False), ("evaluate.py", False), ("holistic.py", True),
+                            ("filters.py", True)):
+            path = tmp_path / "landmark_datasets" / name
+            path.write_text(path.read_text() + "\n# an edit\n")
+            assert (digest() != before) is moves, name
+            before = digest()
+    finally:
+        imports_mod.closure.cache_clear()
+        cache.source_digest.cache_clear()
