@@ -38,6 +38,6 @@ def native_logs() -> None:
 class UserError(Exception):
     """Bad input or setup, not a bug: the message names the file or key and what to do.
 
-    Stage entry points (:func:`landmark_datasets.storage.run_stage`) print it without a
+    Stage entry points (:func:`landmark_datasets.cli.run_stage`) print it without a
     traceback.
     """

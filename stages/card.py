@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 
-from landmark_datasets import card, paths, schema, storage
+from landmark_datasets import card, cli, paths, schema, storage
 
 log = logging.getLogger("card")
 
@@ -31,7 +31,7 @@ def main() -> None:
     from landmark_datasets.quality import describe_preprocessing
     from landmark_datasets.report import provenance
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load()
     pre = params.preprocess
     tables = [card.read_table_facts(paths.DATASET, m, s)
@@ -66,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    storage.run_stage(main)
+    cli.run_stage(main)

@@ -23,7 +23,7 @@ import functools
 
 import pandas as pd
 
-from landmark_datasets import paths, review, schema, storage
+from landmark_datasets import cli, paths, review, schema, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.evaluate import (
     SEQUENCE_MODALITIES,
@@ -60,7 +60,7 @@ def main() -> None:
     """Entry point of the ``evaluate`` stage."""
     from landmark_datasets import params as params_mod
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load().evaluate
     report, queues, cache = {}, [], Cache.from_env()
     decided = review.read_matched(paths.REVIEW_DECISIONS)
@@ -95,4 +95,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    storage.run_stage(main)
+    cli.run_stage(main)

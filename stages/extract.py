@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from landmark_datasets import cpus, inventory, storage
+from landmark_datasets import cli, cpus, inventory
 from landmark_datasets.cache import Cache
 from landmark_datasets.extract import OUT_DIR, extract, log
 
@@ -25,7 +25,7 @@ def main() -> None:
     """Entry point of the ``extract`` stage."""
     from landmark_datasets import params as params_mod
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load()
     items = inventory.read_items()
     frames = inventory.read_frames()
@@ -40,4 +40,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    storage.run_stage(main)
+    cli.run_stage(main)

@@ -18,8 +18,8 @@ writes the outputs.
 
 from __future__ import annotations
 
+from landmark_datasets import cli, paths, storage
 from landmark_datasets import listing as raw_listing
-from landmark_datasets import paths, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.ingest import build_inventory, identify, ledger_frame, log
 from landmark_datasets.layout import discover
@@ -29,7 +29,7 @@ def main() -> None:
     """Entry point of the ``ingest`` stage."""
     from landmark_datasets import params as params_mod
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load().ingest
     listing = raw_listing.read()
     raw_dir, entries, strays = discover(params, listing)
@@ -48,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    storage.run_stage(main)
+    cli.run_stage(main)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 
-from landmark_datasets import holistic, inventory, paths, schema, storage
+from landmark_datasets import cli, holistic, inventory, paths, schema, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.preprocess import (
     CHUNK_ROWS,
@@ -58,7 +58,7 @@ def main() -> None:
     """Entry point of the ``preprocess`` stage."""
     from landmark_datasets import params as params_mod
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load().preprocess
     items = inventory.read_items()
     frames = inventory.read_frames()
@@ -96,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    storage.run_stage(main)
+    cli.run_stage(main)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 
-from landmark_datasets import figures, inventory, paths, quality, report, schema, storage
+from landmark_datasets import cli, figures, inventory, paths, quality, report, schema, storage
 from landmark_datasets.cache import Cache
 
 log = logging.getLogger("report")
@@ -31,7 +31,7 @@ def main() -> None:
     """Entry point of the ``report`` stage."""
     from landmark_datasets import params as params_mod
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load()
     tables = report.load_dataset()
     ctx = report.context(
@@ -56,4 +56,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    storage.run_stage(main)
+    cli.run_stage(main)

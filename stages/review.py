@@ -18,12 +18,12 @@ writes the outputs.
 
 from __future__ import annotations
 
-from landmark_datasets import paths, review, schema, storage
+from landmark_datasets import cli, paths, review, schema, storage
 
 
 def main() -> None:
     """Entry point of the ``review`` stage."""
-    storage.setup_logging()
+    cli.setup_logging()
     decisions = review.read(paths.REVIEWS)
     keys = review.table_keys({m: paths.PREPROCESS / f"{m}.parquet" for m in schema.MODALITIES})
     matched, unmatched = review.match(decisions, keys)
@@ -41,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    storage.run_stage(main)
+    cli.run_stage(main)

@@ -26,7 +26,7 @@ import logging
 from contextlib import closing
 from pathlib import Path
 
-from landmark_datasets import UserError, paths, review, storage
+from landmark_datasets import UserError, cli, paths, review, storage
 from landmark_datasets.cache import default_root
 from landmark_datasets.listing import FILE, HashMemo, scan, to_csv
 
@@ -40,7 +40,7 @@ def main() -> None:
     """Entry point of the ``scan`` stage."""
     from landmark_datasets import params as params_mod
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load().ingest
     raw_dir = Path(params.raw_dir)
     if not raw_dir.is_dir():
@@ -66,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    storage.run_stage(main)
+    cli.run_stage(main)

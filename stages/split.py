@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sys
 
-from landmark_datasets import UserError, paths, review, schema, storage
+from landmark_datasets import UserError, cli, paths, review, schema, storage
 from landmark_datasets.split import log, pieces, public_ledger
 
 
@@ -72,7 +72,7 @@ def main(what: list[str] | None = None) -> None:
     if unknown:
         raise UserError(f"{', '.join(unknown)}: expected one or more of "
                         f"{', '.join(schema.MODALITIES)}, ledger")
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load()
     reviewed = review.read_matched(paths.REVIEW_DECISIONS)
     for modality in (m for m in schema.MODALITIES if m in what):
@@ -103,7 +103,7 @@ def main(what: list[str] | None = None) -> None:
         log.info("ledger: %d rows %s", len(ledger), ledger["reason"].value_counts().to_dict())
 
 
-def cli() -> None:
+def from_argv() -> None:
     """``python -m stages.split [<modality> | ledger ...]``; no argument: all of them.
 
     One DVC stage per modality (a sweep that leaves a table unchanged leaves its split alone)
@@ -113,4 +113,4 @@ def cli() -> None:
 
 
 if __name__ == '__main__':
-    storage.run_stage(cli)
+    cli.run_stage(from_argv)

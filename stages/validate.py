@@ -17,7 +17,7 @@ writes the outputs.
 
 from __future__ import annotations
 
-from landmark_datasets import inventory, paths, schema, storage
+from landmark_datasets import cli, inventory, paths, schema, storage
 from landmark_datasets.cache import Cache
 from landmark_datasets.validate import (
     REPORT,
@@ -46,7 +46,7 @@ def main() -> None:
     """Entry point of the ``validate`` stage."""
     from landmark_datasets import params as params_mod
 
-    storage.setup_logging()
+    cli.setup_logging()
     params = params_mod.load()
     items = inventory.read_items()
     files = {m: paths.PREPROCESS / f"{m}.parquet" for m in schema.MODALITIES}
@@ -72,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    storage.run_stage(main)
+    cli.run_stage(main)

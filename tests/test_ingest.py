@@ -2,8 +2,8 @@ import shutil
 
 import pytest
 
+from landmark_datasets import cli as stage_io
 from landmark_datasets import ingest, layout, probe
-from landmark_datasets import storage as stage_io
 from landmark_datasets.layout import ManifestError
 from landmark_datasets.params import IngestParams
 from landmark_datasets.schema import Reason
