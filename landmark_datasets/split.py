@@ -1,6 +1,7 @@
 """Split: train/test by a salted hash of each group, stable across versions; publishes the dataset.
 
-Entry point: ``stages/split.py`` (reads params, calls these functions, writes outputs).
+Entry point: ``stages/split.py`` (reads params, calls these functions). Each table is
+published as CSV and Parquet with the same rows and values (:func:`publish_pieces`).
 
 Text cells a spreadsheet would run as a formula (a label such as ``=HYPERLINK(...)``, starting
 with ``= + - @``, tab or CR) are published with a leading ``'`` (CSV injection).
@@ -148,4 +149,31 @@ def public_ledger(paths=LEDGERS, reviewed: pd.DataFrame | None = None) -> pd.Dat
     ).reset_index(drop=True)
 
 
+def publish(df, csv, float_format: str) -> None:
+    """``df`` as CSV (text cells neutralized) and as Parquet beside it, with the same values.
 
+    The Parquet floats are the CSV's, rounded as it prints them; its text is the true text.
+    """
+    publish_pieces([df], csv, float_format)
+
+
+def publish_pieces(chunks, csv, float_format: str, arrow_schema=None) -> int:
+    """:func:`publish` for a table that comes a piece at a time; return its rows.
+
+    A piece's Parquet is written in a second thread while its CSV is formatted (both mostly
+    in Arrow, outside the GIL): each file still gets its pieces in order, one writer each.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with storage.CsvAppender(csv, float_format) as text, \
+            storage.ParquetAppender(csv.with_suffix(".parquet"), arrow_schema) as typed, \
+            ThreadPoolExecutor(1, thread_name_prefix="parquet") as pool:
+        pending = None
+        for piece in chunks:
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(typed.write, storage.rounded(piece, float_format))
+            text.write(schema.neutralize_table(piece))
+        if pending is not None:
+            pending.result()
+    return text.rows

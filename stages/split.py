@@ -15,8 +15,8 @@ Writes:  ``data/dataset/{hands,faces,holistic}/{train,test}.{csv,parquet}`` and
          the same rows and values; text as it is, where the CSV neutralizes formulas).
 Params:  ``split`` (test_size, salt), ``preprocess.float_format``.
 
-Computations: :mod:`landmark_datasets.split`. This entry point reads params, calls them and
-writes the outputs.
+Computations and publishing: :mod:`landmark_datasets.split`. This entry point reads params
+and calls them.
 """
 
 from __future__ import annotations
@@ -25,43 +25,13 @@ import json
 import sys
 
 from landmark_datasets import UserError, cli, paths, review, schema, storage
-from landmark_datasets.split import log, pieces, public_ledger
-
-
-def publish(df, csv, float_format: str) -> None:
-    """``df`` as CSV (text cells neutralized) and as Parquet beside it, with the same values.
-
-    The Parquet floats are the CSV's, rounded as it prints them; its text is the true text.
-    """
-    publish_pieces([df], csv, float_format)
-
-
-def publish_pieces(pieces, csv, float_format: str, arrow_schema=None) -> int:
-    """:func:`publish` for a table that comes a piece at a time; return its rows.
-
-    A piece's Parquet is written in a second thread while its CSV is formatted (both mostly
-    in Arrow, outside the GIL): each file still gets its pieces in order, one writer each.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    with storage.CsvAppender(csv, float_format) as text, \
-            storage.ParquetAppender(csv.with_suffix(".parquet"), arrow_schema) as typed, \
-            ThreadPoolExecutor(1, thread_name_prefix="parquet") as pool:
-        pending = None
-        for piece in pieces:
-            if pending is not None:
-                pending.result()
-            pending = pool.submit(typed.write, storage.rounded(piece, float_format))
-            text.write(schema.neutralize_table(piece))
-        if pending is not None:
-            pending.result()
-    return text.rows
+from landmark_datasets.split import log, pieces, public_ledger, publish, publish_pieces
 
 
 def main(what: list[str] | None = None) -> None:
     """Split and publish the tables named in ``what`` (modalities, ``ledger``); None: all.
 
-    The ``split@<modality>`` and ``ledger`` stages run it through :func:`cli`.
+    The ``split@<modality>`` and ``ledger`` stages run it through :func:`from_argv`.
     """
     import pyarrow.parquet as pq
 
