@@ -166,6 +166,7 @@ class Summary:
     ledgered: int
     cached: int
     seconds: float
+    workers: int  #: the processes (or Dask threads) asked for, ``extract.workers: 0`` resolved
 
 
 class _TableWriter(contextlib.AbstractContextManager):
@@ -296,7 +297,7 @@ def extract(items: pd.DataFrame, frames: pd.DataFrame, params: ExtractParams, ra
             progress.update(frames=len(task.frames))
     seconds = progress.close()
     return Summary(len(tasks), len(frames), {m: t.rows for m, t in tables.items()}, ledger.rows,
-                   cache.hits - hits_before, seconds)
+                   cache.hits - hits_before, seconds, workers)
 
 
 NOTHING_FOUND = {"hands": "no hand detected", "faces": "no face detected",

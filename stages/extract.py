@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from landmark_datasets import cli, cpus, inventory
+from landmark_datasets import cli, inventory
 from landmark_datasets.cache import Cache
 from landmark_datasets.extract import OUT_DIR, extract, log
 
@@ -32,11 +32,10 @@ def main() -> None:
     cache = Cache.from_env()
     s = extract(items, frames, params.extract, Path(params.ingest.raw_dir),
                 params.ingest.max_image_pixels, OUT_DIR, cache)
-    workers = params.extract.workers or cpus.available_cpus()
     log.info("%d items (%d from the cache %s), %d frames in %.1f s (%.1f frames/s, %s, "
              "%d workers); %s; %d frames ledgered", s.items, s.cached, cache.root or "(off)",
              s.frames, s.seconds, s.frames / max(s.seconds, 1e-9), params.extract.executor,
-             workers, ", ".join(f"{n} {m} rows" for m, n in s.rows.items()), s.ledgered)
+             s.workers, ", ".join(f"{n} {m} rows" for m, n in s.rows.items()), s.ledgered)
 
 
 if __name__ == '__main__':
