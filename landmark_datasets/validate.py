@@ -27,6 +27,7 @@ import pandas as pd
 from landmark_datasets import UserError, paths, schema
 from landmark_datasets.cache import Cache
 from landmark_datasets.normalize import landmark_array
+from landmark_datasets.params import PreprocessParams, ValidateParams
 
 log = logging.getLogger("validate")
 
@@ -258,31 +259,33 @@ def _rows(table) -> int:
     return pq.ParquetFile(table).metadata.num_rows
 
 
-def validate(tables: dict, labels: dict[str, list[str]], scheme: str,
-             min_rows: dict[str, int], face_scheme: str = "interocular",
-             privacy: str = "raw_mesh", velocities: bool = False,
-             inputs: dict[str, int] | None = None, holistic_hands: str = "own",
+def validate(tables: dict, labels: dict[str, list[str]], pre: PreprocessParams,
+             checks: ValidateParams, inputs: dict[str, int] | None = None,
              cache: Cache | None = None, digests: dict[str, str] | None = None,
              rows: int | None = None) -> dict:
     """Run every suite; return ``{"success": bool, "results": {modality: {view: [...]}}, ...}``.
 
     ``tables``: per modality a DataFrame, or the path of its Parquet file, read only if its
     results are not in the memo, and then a piece at a time (:func:`_validate_table`).
-    ``min_rows``: the smallest row count per modality (missing: 0). ``inputs``: how many input
-    items each modality had (recorded beside the row counts, under ``tables``).
+    ``pre``: the preprocess section the tables were made with (it decides the columns and
+    the value ranges); ``checks``: the ``validate`` section (``min_rows``, per modality,
+    missing: 0). ``inputs``: how many input items each modality had (recorded beside the row
+    counts, under ``tables``).
 
     Memo: with a ``cache`` and the sha256 of each table's file (``digests``), a table whose
     file, suite inputs and code (:func:`code_digest`) were validated before gets its results
     back from the cache: a sweep of the hand scheme validates the hands only. When every table
     is found there, Great Expectations is not even imported.
     """
+    scheme = hand_ranges(pre.scheme, pre.rotate, pre.palm_frame)
+    min_rows = checks.min_rows
     out: dict = {"success": True, "scheme": scheme, "results": {}, "tables": {}}
     source = None
     for modality, df in tables.items():
         out["tables"][modality] = {"rows": _rows(df), "inputs": (inputs or {}).get(modality),
                                    "min_rows": min_rows.get(modality, 0)}
-        suite_args = (labels.get(modality, []), scheme, face_scheme, min_rows.get(modality, 0),
-                      privacy, velocities, holistic_hands)
+        suite_args = (labels.get(modality, []), scheme, pre.face_scheme,
+                      min_rows.get(modality, 0), pre.privacy, pre.velocities, pre.holistic_hands)
         k = None
         if cache is not None and digests and modality in digests:
             from landmark_datasets.cache import key

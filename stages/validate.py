@@ -23,7 +23,6 @@ from landmark_datasets.validate import (
     REPORT,
     ValidationError,
     failures,
-    hand_ranges,
     log,
     validate,
 )
@@ -53,11 +52,8 @@ def main() -> None:
     labels = {m: sorted(items.loc[items["modality"] == m, "label"].unique().tolist())
               for m in schema.MODALITIES}
     inputs = {m: int((items["modality"] == m).sum()) for m in schema.MODALITIES}
-    pre = params.preprocess
     digests = {m: storage.sha256_file(f) for m, f in files.items()}
-    report = validate(files, labels, hand_ranges(pre.scheme, pre.rotate, pre.palm_frame),
-                      params.validate.min_rows, pre.face_scheme,
-                      pre.privacy, pre.velocities, inputs, pre.holistic_hands,
+    report = validate(files, labels, params.preprocess, params.validate, inputs,
                       cache=Cache.from_env(), digests=digests)
     storage.write_json(report, REPORT)
     for m in schema.MODALITIES:  # one gate each: what a table's split waits for

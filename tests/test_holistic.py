@@ -242,11 +242,13 @@ def test_published_holistic_columns(extracted, privacy, velocities):
 # --- validate, and the whole pipeline on bad inputs ---------------------------------------------
 
 def test_validate_checks_that_presence_flags_agree_with_the_cells(extracted):
+    from landmark_datasets.params import PreprocessParams, ValidateParams
     from landmark_datasets.validate import failures, validate
 
     kept, _, _ = _pre(extracted)
     labels = {schema.HOLISTIC: sorted(kept["label"].unique())}
-    ok = validate({schema.HOLISTIC: kept}, labels, "wrist_palm", {schema.HOLISTIC: 1})
+    pre, checks = PreprocessParams(scheme="wrist_palm"), ValidateParams({schema.HOLISTIC: 1})
+    ok = validate({schema.HOLISTIC: kept}, labels, pre, checks)
     assert failures(ok) == []
     assert set(ok["results"][schema.HOLISTIC]) == {"wide", "presence", "left_hand",
                                                    "right_hand", "face", "blendshapes"}
@@ -255,8 +257,7 @@ def test_validate_checks_that_presence_flags_agree_with_the_cells(extracted):
     lone = bad.index[(bad["left_hand_present"] == 1)][0]
     bad.loc[lone, "face_present"] = 1  # claims a face it does not have
     bad.loc[bad.index[0], "left_wrist_x"] = 0.5  # a value in an absent part
-    lines = failures(validate({schema.HOLISTIC: bad}, labels, "wrist_palm",
-                              {schema.HOLISTIC: 1}))
+    lines = failures(validate({schema.HOLISTIC: bad}, labels, pre, checks))
     assert len(no_face) >= 1
     assert any(line.startswith("holistic/presence column agrees: column_values_to_be_in_set")
                and ": 2 unexpected" in line for line in lines), lines

@@ -3,10 +3,12 @@ import pandas as pd
 import pytest
 
 from landmark_datasets import schema
-from landmark_datasets.params import PreprocessParams
+from landmark_datasets.params import PreprocessParams, ValidateParams
 from landmark_datasets.preprocess import preprocess
 from landmark_datasets.validate import failures, validate
 from tests.test_preprocess import _hands
+
+BBOX = PreprocessParams(scheme="bbox")  # the tables' preprocess section
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +20,9 @@ def good():
 def _run(hands, min_rows=None):
     faces = pd.DataFrame({c: pd.Series(dtype="float64")
                           for c in schema.published_columns("faces")})
-    return validate({"hands": hands, "faces": faces}, {"hands": ["rock"], "faces": []}, "bbox",
-                    min_rows or {"hands": 1, "faces": 1}, inputs={"hands": 20, "faces": 0})
+    return validate({"hands": hands, "faces": faces}, {"hands": ["rock"], "faces": []}, BBOX,
+                    ValidateParams(min_rows or {"hands": 1, "faces": 1}),
+                    inputs={"hands": 20, "faces": 0})
 
 
 def test_good_table_passes_except_empty_faces(good):
@@ -70,8 +73,8 @@ def test_world_coordinates_and_head_pose_are_checked_on_long_views(good, testdat
     faces = faces.copy()
     faces.loc[faces.index[:2], "pose_23"] = np.nan
     report = validate({"hands": bad, "faces": faces},
-                      {"hands": ["rock"], "faces": sorted(faces["label"].unique())}, "bbox",
-                      {"hands": 1, "faces": 1})
+                      {"hands": ["rock"], "faces": sorted(faces["label"].unique())}, BBOX,
+                      ValidateParams({"hands": 1, "faces": 1}))
     assert failures(report) == [
         "hands/world column y: column_values_to_not_be_null {}: 1 unexpected (0.24%), e.g. "
         "[None]",
@@ -88,7 +91,7 @@ def test_unchanged_tables_are_read_back_from_the_memo(good, tmp_path, monkeypatc
     from landmark_datasets.cache import Cache
 
     cache = Cache(tmp_path)
-    args = ({"hands": good}, {"hands": ["rock"]}, "bbox", {"hands": 1})
+    args = ({"hands": good}, {"hands": ["rock"]}, BBOX, ValidateParams({"hands": 1}))
     first = validate(*args, cache=cache, digests={"hands": "a" * 64})
     monkeypatch.setattr(validate_mod, "_data_source", lambda: pytest.fail("validated again"))
     assert validate(*args, cache=cache, digests={"hands": "a" * 64}) == first
@@ -101,7 +104,8 @@ def test_unchanged_tables_are_read_back_from_the_memo(good, tmp_path, monkeypatc
     with monkeypatch.context() as m:
         m.setattr(validate_mod, "_data_source", lambda: pytest.fail("validated again"))
         with pytest.raises(pytest.fail.Exception, match="validated again"):
-            validate(*args[:2], "wrist_palm", args[3], cache=cache, digests={"hands": "a" * 64})
+            validate(*args[:2], PreprocessParams(scheme="wrist_palm"), args[3], cache=cache,
+                     digests={"hands": "a" * 64})
 
 
 def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(testdata_extracted):
@@ -111,8 +115,10 @@ def test_blendshapes_privacy_publishes_no_face_geometry_and_still_validates(test
                                   schema.INTERPOLATED]
     hands, _, _ = preprocess(_hands(20), "hands", PreprocessParams(scheme="bbox"))
     labels = {"hands": ["rock"], "faces": sorted(kept["label"].unique())}
-    report = validate({"hands": hands, "faces": kept}, labels, "bbox",
-                      {"hands": 1, "faces": 1}, "interocular", "blendshapes")
+    report = validate({"hands": hands, "faces": kept}, labels,
+                      PreprocessParams(scheme="bbox", face_scheme="interocular",
+                                       privacy="blendshapes"),
+                      ValidateParams({"hands": 1, "faces": 1}))
     assert failures(report) == []
     assert set(report["results"]["faces"]) == {"wide", "blendshapes"}
 
@@ -133,8 +139,8 @@ def test_a_parquet_file_validated_a_piece_at_a_time_gives_the_results_of_one_bat
         for start in range(0, len(faces), 5):  # row groups of 5
             out.write(faces.iloc[start:start + 5])
     labels = {"faces": sorted(faces["label"].unique())}
-    whole = validate({"faces": faces}, labels, "bbox", {"faces": 1})
-    pieces = validate({"faces": path}, labels, "bbox", {"faces": 1}, rows=8)
+    whole = validate({"faces": faces}, labels, BBOX, ValidateParams({"faces": 1}))
+    pieces = validate({"faces": path}, labels, BBOX, ValidateParams({"faces": 1}), rows=8)
     assert pieces["tables"] == whole["tables"] == {
         "faces": {"rows": len(faces), "inputs": None, "min_rows": 1}}
     assert failures(pieces) == failures(whole)
