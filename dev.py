@@ -102,10 +102,10 @@ def main(argv: list[str]) -> None:
     if cmd == "setup":
         return
     if cmd == "params":
-        run(BIN / "python", "-c", "from landmark_datasets.params import compose; compose()")
+        run(BIN / "python", "-c", "from landmark_datasets.core.params import compose; compose()")
         return
     if cmd == "review":
-        run(BIN / "python", "-m", "landmark_datasets.reviewpage", *rest)
+        run(BIN / "python", "-m", "landmark_datasets.review.reviewpage", *rest)
         return
     sample()
     if cmd == "repro":

@@ -53,9 +53,9 @@ def inventory(media: Path, repeat: int):
     """Ingest's items and frames for the images of ``media``, repeated as distinct items."""
     import pandas as pd
 
-    from landmark_datasets import ingest, layout
-    from landmark_datasets import media as media_mod
-    from landmark_datasets.params import Params
+    from landmark_datasets.core.params import Params
+    from landmark_datasets.ingest import ingest, layout
+    from landmark_datasets.ingest import media as media_mod
 
     params = Params()
     params.ingest.raw_dir = str(media)
@@ -86,7 +86,8 @@ def peak_rss_mb() -> float:
 def _bound_worker(images, params, barrier, out):
     import mediapipe as mp
 
-    from landmark_datasets import media, models
+    from landmark_datasets.extract import models
+    from landmark_datasets.ingest import media
 
     decoded = [(m, media.to_rgb(media.decode_image(p, 10**9))) for m, p in images]
     marks = {"hands": models.hand_landmarker(params.extract.hands, video=False),
@@ -127,8 +128,8 @@ def measure_naive(media: Path, repeat: int) -> dict:
 
     import mediapipe as mp
 
-    from landmark_datasets import media as media_mod
-    from landmark_datasets import models
+    from landmark_datasets.extract import models
+    from landmark_datasets.ingest import media as media_mod
 
     params, items, _ = inventory(media, repeat)
     records = items.to_dict("records")
@@ -150,8 +151,8 @@ def measure_naive(media: Path, repeat: int) -> dict:
 
 
 def measure_pipeline(media: Path, repeat: int, workers: int, executor: str) -> dict:
-    from landmark_datasets import extract
-    from landmark_datasets.cache import Cache
+    from landmark_datasets.core.cache import Cache
+    from landmark_datasets.extract import extract
 
     params, items, frames = inventory(media, repeat)
     params.extract.executor = executor

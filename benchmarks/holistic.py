@@ -42,8 +42,9 @@ def inventory(media: Path, repeat: int, video_fps: float):
     """Ingest's items and frames for the holistic items of ``media``, repeated as distinct items."""
     import pandas as pd
 
-    from landmark_datasets import ingest, layout, schema
-    from landmark_datasets.params import IngestParams
+    from landmark_datasets.core import schema
+    from landmark_datasets.core.params import IngestParams
+    from landmark_datasets.ingest import ingest, layout
 
     params = IngestParams(raw_dir=str(media), video_fps=video_fps)
     entries = [layout.Entry(f"videos/{p.name}", "hands", "video")
@@ -68,7 +69,7 @@ def inventory(media: Path, repeat: int, video_fps: float):
 
 def _work(media: Path, items, frames) -> list[tuple[str, list[tuple[int, object]]]]:
     """Per item: its media kind and its sampled frames as ``(timestamp_ms, rgb)``."""
-    from landmark_datasets import media as media_mod
+    from landmark_datasets.ingest import media as media_mod
 
     out = []
     wanted = frames.groupby("item")
@@ -88,7 +89,7 @@ def _work(media: Path, items, frames) -> list[tuple[str, list[tuple[int, object]
 def _detect_item(kind, frames, image_marks, params, on_result=None):
     import mediapipe as mp
 
-    from landmark_datasets import models
+    from landmark_datasets.extract import models
 
     def run(marks):
         for ts, rgb in frames:
@@ -110,8 +111,8 @@ def _detect_item(kind, frames, image_marks, params, on_result=None):
 
 
 def _bound_worker(media, items, frames, barrier, out):
-    from landmark_datasets import models
-    from landmark_datasets.params import ExtractParams
+    from landmark_datasets.core.params import ExtractParams
+    from landmark_datasets.extract import models
 
     params = ExtractParams()
     work = _work(media, items, frames)
@@ -150,9 +151,9 @@ def measure_seed(media: Path, repeat: int, video_fps: float) -> dict:
     import csv
     import io
 
-    from landmark_datasets import media as media_mod
-    from landmark_datasets import models
-    from landmark_datasets.params import ExtractParams
+    from landmark_datasets.core.params import ExtractParams
+    from landmark_datasets.extract import models
+    from landmark_datasets.ingest import media as media_mod
 
     params = ExtractParams()
     items, frames = inventory(media, repeat, video_fps)
@@ -184,9 +185,10 @@ def measure_seed(media: Path, repeat: int, video_fps: float) -> dict:
 
 def measure_pipeline(media: Path, repeat: int, video_fps: float, workers: int,
                      executor: str) -> dict:
-    from landmark_datasets import extract, schema
-    from landmark_datasets.cache import Cache
-    from landmark_datasets.params import ExtractParams
+    from landmark_datasets.core import schema
+    from landmark_datasets.core.cache import Cache
+    from landmark_datasets.core.params import ExtractParams
+    from landmark_datasets.extract import extract
 
     params = ExtractParams(executor=executor)
     items, frames = inventory(media, repeat, video_fps)

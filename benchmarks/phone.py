@@ -78,7 +78,7 @@ def make_video(media: Path, out: Path, seconds: float = 10.0) -> Path:
 
 
 def inventory(raw: Path, params):
-    from landmark_datasets import ingest, layout
+    from landmark_datasets.ingest import ingest, layout
 
     params.ingest.raw_dir = str(raw)
     entries, _ = layout.walk_folders(raw)
@@ -90,8 +90,9 @@ def per_photo_ms(raw: Path, min_side: int) -> dict:
     """Decode in full, decode reduced, hand model on the full image: ms per photo."""
     import mediapipe as mp
 
-    from landmark_datasets import media, models
-    from landmark_datasets.params import Params
+    from landmark_datasets.core.params import Params
+    from landmark_datasets.extract import models
+    from landmark_datasets.ingest import media
 
     data = next(raw.glob("hands/*/*.jpg")).read_bytes()
     factor = media.reduction(*SIZE, min_side)
@@ -120,8 +121,9 @@ def naive(raw: Path, items) -> float:
     import cv2
     import mediapipe as mp
 
-    from landmark_datasets import media, models
-    from landmark_datasets.params import Params
+    from landmark_datasets.core.params import Params
+    from landmark_datasets.extract import models
+    from landmark_datasets.ingest import media
 
     params = Params()
     t = time.perf_counter()
@@ -154,9 +156,9 @@ def naive(raw: Path, items) -> float:
 
 
 def pipeline(raw: Path, items, frames, min_side: int, out: Path) -> float:
-    from landmark_datasets import extract
-    from landmark_datasets.cache import Cache
-    from landmark_datasets.params import Params
+    from landmark_datasets.core.cache import Cache
+    from landmark_datasets.core.params import Params
+    from landmark_datasets.extract import extract
 
     params = Params()
     params.extract.decode_min_side = min_side
@@ -170,7 +172,7 @@ def compare(full: Path, reduced: Path) -> None:
     """What decoding at a reduced size did to each modality's landmarks."""
     import pandas as pd
 
-    from landmark_datasets import schema
+    from landmark_datasets.core import schema
 
     for modality in ("hands", "faces"):
         a = pd.read_parquet(full / f"{modality}.parquet")
@@ -199,8 +201,8 @@ def main() -> None:
     parser.add_argument("--media", type=Path, default=default_media())
     parser.add_argument("--min-side", type=int, default=720)
     args = parser.parse_args()
-    from landmark_datasets import media
-    from landmark_datasets.params import Params
+    from landmark_datasets.core.params import Params
+    from landmark_datasets.ingest import media
 
     with tempfile.TemporaryDirectory(prefix="bench-phone-") as tmp:
         raw, out = Path(tmp) / "raw", Path(tmp) / "out"

@@ -8,9 +8,9 @@ and none are extracted (IMAGE mode) and preprocessed as the default build does (
 the first N sources of each label (default 20: 80 photos) are kept and E of them (default 12:
 15%, the noise of crowd-sourced labels) get another label, drawn with each of S seeds
 (default 10). For each draw it prints how many planted errors are in the top E and the top 2E
-entries of the queue (:func:`landmark_datasets.evaluate.label_review`), and how many the
+entries of the queue (:func:`landmark_datasets.evaluate.evaluate.label_review`), and how many the
 queue flags, for the default models (extra trees + LDA, averaged), for each alone, and
-without the hand-shape features (:func:`landmark_datasets.evaluate.review_features`).
+without the hand-shape features (:func:`landmark_datasets.evaluate.evaluate.review_features`).
 Then the grouped cross-validation accuracy before and after relabelling what the top 2E
 found (a reviewer who corrects the entries they are shown).
 
@@ -39,8 +39,11 @@ def hands_table(media: Path):
     """The preprocessed (wrist_palm) hands rows of the rock-paper-scissors photos."""
     import tempfile
 
-    from landmark_datasets import extract, ingest, layout, preprocess, storage
-    from landmark_datasets.params import Params, PreprocessParams
+    from landmark_datasets.core import storage
+    from landmark_datasets.core.params import Params, PreprocessParams
+    from landmark_datasets.extract import extract
+    from landmark_datasets.ingest import ingest, layout
+    from landmark_datasets.preprocess import preprocess
 
     params = Params()
     params.ingest.raw_dir = str(media)
@@ -73,8 +76,8 @@ def plant(rows, per_label: int, errors: int, seed: int):
 
 
 def recall(rows, planted: set, errors: int, models: list[str], folds: int, shape: bool = True):
-    from landmark_datasets import evaluate
-    from landmark_datasets.params import EvaluateParams
+    from landmark_datasets.core.params import EvaluateParams
+    from landmark_datasets.evaluate import evaluate
 
     x = (evaluate.review_features(rows, "hands") if shape else
          evaluate.feature_matrix(rows, evaluate.feature_columns(rows, "hands")))
@@ -88,8 +91,8 @@ def recall(rows, planted: set, errors: int, models: list[str], folds: int, shape
 
 
 def cv_accuracy(rows) -> float:
-    from landmark_datasets import evaluate
-    from landmark_datasets.params import EvaluateParams
+    from landmark_datasets.core.params import EvaluateParams
+    from landmark_datasets.evaluate import evaluate
 
     params = EvaluateParams()
     cols = evaluate.feature_columns(rows, "hands")
@@ -146,8 +149,9 @@ def part_cost(args) -> None:
     import pandas as pd
 
     from benchmarks import sweep
-    from landmark_datasets import evaluate, schema
-    from landmark_datasets.params import EvaluateParams
+    from landmark_datasets.core import schema
+    from landmark_datasets.core.params import EvaluateParams
+    from landmark_datasets.evaluate import evaluate
 
     raw = Path(args.variants) / str(args.photos)
     if not raw.is_dir():

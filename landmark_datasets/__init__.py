@@ -1,16 +1,22 @@
 """landmark-datasets: MediaPipe landmark datasets built reproducibly (the library).
 
-The DVC stages (``stages/<name>.py``) are thin entry points over these modules; importing any
-of them has no side effect. One module per stage's computations (:mod:`.listing` for scan,
-:mod:`.ingest`, :mod:`.extract`, :mod:`.preprocess`, :mod:`.validate`, :mod:`.split`,
-:mod:`.review` for the review stage and the decisions split applies, :mod:`.evaluate`,
-:mod:`.report`; :mod:`.reviewpage` is the local review page, not a stage) and shared ones:
-:mod:`.schema` (column names, landmark names, reason codes), :mod:`.params` (typed
-parameters read from ``params.yaml``),
-:mod:`.paths` (where every artifact lives), :mod:`.storage` (atomic writes, tables),
-:mod:`.media` (decoding), :mod:`.models` (the vendored MediaPipe models and landmarkers),
-:mod:`.landmarks` (one file's extraction), :mod:`.normalize`, :mod:`.holistic`, :mod:`.gaps`,
-:mod:`.cache`, :mod:`.executors` and :mod:`.progress`.
+The DVC stages (``stages/<name>.py``) are thin entry points over these packages, one per stage
+or pair of stages, in pipeline order; importing any of them has no side effect:
+
+- :mod:`.core`: schema, typed params, paths, atomic files, the memo cache, the CLI;
+- :mod:`.ingest`: the ``scan`` and ``ingest`` stages (listing, layout and manifest, decode
+  checks, media decoding);
+- :mod:`.extract`: MediaPipe landmarkers over every frame, in-process, pooled or on Dask;
+- :mod:`.preprocess`: filters, gaps, normalization (and holistic rows);
+- :mod:`.validate`: Great Expectations suites from the schema;
+- :mod:`.split`: the stable train/test split and the published dataset;
+- :mod:`.review`: reviews.csv, the ``review`` stage, and the local review page;
+- :mod:`.evaluate`: baseline classifiers and the label-review queue;
+- :mod:`.report`: the ``report`` and ``card`` stages.
+
+Each package's stage module has the stage's name (``landmark_datasets/extract/extract.py``);
+each package's docstring says what it reads and writes. :mod:`.sample` fetches the sample
+media (``dev.py``).
 """
 
 import os as _os
@@ -27,7 +33,7 @@ def native_logs() -> None:
     Call it before OpenCV or MediaPipe is imported (the stage entry points do, through
     ``stages/__init__.py``); worker processes inherit the setting. FFmpeg (inside OpenCV) prints
     a line per undecodable packet, which the ledger says better; glog/TFLite lines are
-    MediaPipe's (see :mod:`landmark_datasets.models`).
+    MediaPipe's (see :mod:`landmark_datasets.extract.models`).
     """
     if not verbose():
         _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -38,6 +44,6 @@ def native_logs() -> None:
 class UserError(Exception):
     """Bad input or setup, not a bug: the message names the file or key and what to do.
 
-    Stage entry points (:func:`landmark_datasets.cli.run_stage`) print it without a
+    Stage entry points (:func:`landmark_datasets.core.cli.run_stage`) print it without a
     traceback.
     """

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from landmark_datasets import UserError, cli, storage
+from landmark_datasets import UserError
+from landmark_datasets.core import cli, storage
 
 log = logging.getLogger("sample")
 

@@ -9,8 +9,8 @@ Writes:  ``data/dataset/README.md`` (a Hugging Face dataset card: YAML header, t
 Params:  ``card`` (license, name, citation) and, for provenance, every parameter that shapes
          the dataset.
 
-Computations: :mod:`landmark_datasets.card`. This entry point reads params, calls it and writes
-the outputs.
+Computations: :mod:`landmark_datasets.report.card`. This entry point reads params, calls it and
+writes the outputs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import logging
 
-from landmark_datasets import card, cli, paths, schema, storage
+from landmark_datasets.core import cli, paths, schema, storage
+from landmark_datasets.report import card
 
 log = logging.getLogger("card")
 
@@ -27,9 +28,9 @@ def main() -> None:
     """Entry point of the ``card`` stage."""
     import pyarrow.parquet as pq
 
-    from landmark_datasets import params as params_mod
-    from landmark_datasets.quality import describe_preprocessing
-    from landmark_datasets.report import provenance
+    from landmark_datasets.core import params as params_mod
+    from landmark_datasets.report.quality import describe_preprocessing
+    from landmark_datasets.report.report import provenance
 
     cli.setup_logging()
     params = params_mod.load()

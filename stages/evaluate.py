@@ -11,10 +11,10 @@ Writes:  ``reports/evaluation.json`` (per modality and model: grouped cross-vali
 Params:  ``evaluate`` (models, cv_folds, seed; review_models, review_folds for the queue).
 
 An evaluation whose tables, params and code are unchanged (a sweep of another modality's
-scheme) is read from the landmark cache (:func:`landmark_datasets.evaluate.memoized`).
+scheme) is read from the landmark cache (:func:`landmark_datasets.evaluate.evaluate.memoized`).
 
-Computations: :mod:`landmark_datasets.evaluate`. This entry point reads params, calls them and
-writes the outputs.
+Computations: :mod:`landmark_datasets.evaluate.evaluate`. This entry point reads params, calls
+them and writes the outputs.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import functools
 
 import pandas as pd
 
-from landmark_datasets import cli, paths, review, schema, storage
-from landmark_datasets.cache import Cache
-from landmark_datasets.evaluate import (
+from landmark_datasets.core import cli, paths, schema, storage
+from landmark_datasets.core.cache import Cache
+from landmark_datasets.evaluate.evaluate import (
     SEQUENCE_MODALITIES,
     evaluate,
     evaluate_sequences,
@@ -37,6 +37,7 @@ from landmark_datasets.evaluate import (
     summary,
     warnings_summarized,
 )
+from landmark_datasets.review import review
 
 
 @functools.lru_cache(maxsize=1)  # one modality's tables at a time
@@ -58,7 +59,7 @@ def _on_tables(fn, files: tuple, digests: tuple, float32: bool, *args):
 
 def main() -> None:
     """Entry point of the ``evaluate`` stage."""
-    from landmark_datasets import params as params_mod
+    from landmark_datasets.core import params as params_mod
 
     cli.setup_logging()
     params = params_mod.load().evaluate

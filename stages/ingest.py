@@ -4,30 +4,30 @@ Reads:   ``data/interim/scan/files.csv`` (the listing of :mod:`landmark_datasets
          file's sha256) and ``ingest.raw_dir`` laid out as ``<modality>/<label>/<file>``
          (modality ``hands`` or ``faces``), or a manifest CSV (``ingest.manifest``, else
          ``<raw_dir>/manifest.csv`` when present) with columns
-         ``path, modality, label[, group, start_s, end_s]`` (:mod:`landmark_datasets.manifest`
-         reads it as spreadsheets write it).
+         ``path, modality, label[, group, start_s, end_s]``
+         (:mod:`landmark_datasets.ingest.manifest` reads it as spreadsheets write it).
 Writes:  ``data/interim/ingest/items.csv`` (internal: one row per usable file or labelled video
          range, with its path), ``data/interim/ingest/frames.parquet`` (the frames to extract)
          and ``data/interim/ingest/ledger.csv`` (files that cannot be used, with reasons).
 Params:  ``ingest`` (raw_dir, manifest, video_fps, id_salt, max_image_pixels, folder_groups,
          fold_labels).
 
-Computations: :mod:`landmark_datasets.ingest`. This entry point reads params, calls them and
-writes the outputs.
+Computations: :mod:`landmark_datasets.ingest.ingest`. This entry point reads params, calls them
+and writes the outputs.
 """
 
 from __future__ import annotations
 
-from landmark_datasets import cli, paths, storage
-from landmark_datasets import listing as raw_listing
-from landmark_datasets.cache import Cache
-from landmark_datasets.ingest import build_inventory, identify, ledger_frame, log
-from landmark_datasets.layout import discover
+from landmark_datasets.core import cli, paths, storage
+from landmark_datasets.core.cache import Cache
+from landmark_datasets.ingest import listing as raw_listing
+from landmark_datasets.ingest.ingest import build_inventory, identify, ledger_frame, log
+from landmark_datasets.ingest.layout import discover
 
 
 def main() -> None:
     """Entry point of the ``ingest`` stage."""
-    from landmark_datasets import params as params_mod
+    from landmark_datasets.core import params as params_mod
 
     cli.setup_logging()
     params = params_mod.load().ingest

@@ -12,11 +12,12 @@ Params:  ``preprocess`` (filters, scheme and hand flags, face_scheme, privacy, m
          holistic_keep, holistic_hands).
 
 Memo: a table whose extracted input, inventory, read params and code were preprocessed before
-is taken from the landmark cache (:func:`landmark_datasets.preprocess.remembered`), checked
-by its sha256: a sweep of the hand scheme preprocesses the hands (and holistic frames) only.
+is taken from the landmark cache (:func:`landmark_datasets.preprocess.preprocess.remembered`),
+checked by its sha256: a sweep of the hand scheme preprocesses the hands (and holistic frames)
+only.
 
-Computations: :mod:`landmark_datasets.preprocess`. This entry point reads params, calls them and
-writes the outputs.
+Computations: :mod:`landmark_datasets.preprocess.preprocess`. This entry point reads params,
+calls them and writes the outputs.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow.parquet as pq
 
-from landmark_datasets import cli, holistic, inventory, paths, schema, storage
-from landmark_datasets.cache import Cache
-from landmark_datasets.preprocess import (
+from landmark_datasets.core import cli, paths, schema, storage
+from landmark_datasets.core.cache import Cache
+from landmark_datasets.ingest import inventory
+from landmark_datasets.preprocess import holistic
+from landmark_datasets.preprocess.preprocess import (
     CHUNK_ROWS,
     add_stats,
     gap_totals,
@@ -44,7 +47,7 @@ def _preprocess(source, table, modality: str, params, videos
     pieces, stats = [], []
     with storage.ParquetAppender(table) as out:
         for df in storage.parquet_runs(source, CHUNK_ROWS):
-            if modality == schema.HOLISTIC:  # per part: see landmark_datasets/holistic.py
+            if modality == schema.HOLISTIC:  # per part: preprocess/holistic.py
                 kept, gone, filled = holistic.preprocess_holistic(df, params, videos)
             else:
                 kept, gone, filled = preprocess(df, modality, params, videos)
@@ -56,7 +59,7 @@ def _preprocess(source, table, modality: str, params, videos
 
 def main() -> None:
     """Entry point of the ``preprocess`` stage."""
-    from landmark_datasets import params as params_mod
+    from landmark_datasets.core import params as params_mod
 
     cli.setup_logging()
     params = params_mod.load().preprocess

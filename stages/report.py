@@ -10,10 +10,10 @@ Writes:  ``reports/quality.md``, ``reports/figures/*.png``, ``reports/metrics.js
          metrics) and ``reports/plots/{class_balance,detection_rate,ledger_reasons}.csv`` (DVC
          plots).
 Params:  ``report.dpi`` and, for provenance, every parameter that shapes the dataset (all of
-         ``params.yaml`` but :data:`landmark_datasets.params.RUN_ONLY_KEYS`).
+         ``params.yaml`` but :data:`landmark_datasets.core.params.RUN_ONLY_KEYS`).
 
-Computations: :mod:`landmark_datasets.report` (the numbers), :mod:`landmark_datasets.figures`
-and :mod:`landmark_datasets.quality` (the text).
+Computations: :mod:`landmark_datasets.report.report` (the numbers),
+:mod:`landmark_datasets.report.figures` and :mod:`landmark_datasets.report.quality` (the text).
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ from __future__ import annotations
 import json
 import logging
 
-from landmark_datasets import cli, figures, inventory, paths, quality, report, schema, storage
-from landmark_datasets.cache import Cache
+from landmark_datasets.core import cli, paths, schema, storage
+from landmark_datasets.core.cache import Cache
+from landmark_datasets.ingest import inventory
+from landmark_datasets.report import figures, quality, report
 
 log = logging.getLogger("report")
 
 
 def main() -> None:
     """Entry point of the ``report`` stage."""
-    from landmark_datasets import params as params_mod
+    from landmark_datasets.core import params as params_mod
 
     cli.setup_logging()
     params = params_mod.load()

@@ -1,7 +1,7 @@
 """Review: match the label decisions in ``reviews.csv`` against this build's tables.
 
 Reads:   ``reviews.csv`` (at the repository root, in git: a person's keep, relabel and drop
-         decisions; see :mod:`landmark_datasets.review`) and the keys and labels of
+         decisions; see :mod:`landmark_datasets.review.review`) and the keys and labels of
          ``data/interim/preprocess/{hands,faces,holistic}.parquet``.
 Writes:  ``data/interim/review/decisions.parquet`` (every table row a decision covers, with the
          winning decision: split applies it, the ledger lists the drops, evaluate leaves the
@@ -12,13 +12,14 @@ Params:  none.
 A malformed row of ``reviews.csv`` stops the build with one line naming the row and what to
 write instead; a decision that matches nothing is counted, listed and logged, never fatal.
 
-Computations: :mod:`landmark_datasets.review`. This entry point reads the files, calls them and
-writes the outputs.
+Computations: :mod:`landmark_datasets.review.review`. This entry point reads the files, calls
+them and writes the outputs.
 """
 
 from __future__ import annotations
 
-from landmark_datasets import cli, paths, review, schema, storage
+from landmark_datasets.core import cli, paths, schema, storage
+from landmark_datasets.review import review
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ exactly when a file's bytes, name or status change, and unchanged stages downstr
 It also writes an empty ``reviews.csv`` where there is none (a dependency of the review stage:
 deleting the file undoes every decision, and ``dvc repro`` goes on).
 
-The walk, the hashing and its memo are :mod:`landmark_datasets.listing`.
+The walk, the hashing and its memo are :mod:`landmark_datasets.ingest.listing`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ import logging
 from contextlib import closing
 from pathlib import Path
 
-from landmark_datasets import UserError, cli, paths, review, storage
-from landmark_datasets.cache import default_root
-from landmark_datasets.listing import FILE, HashMemo, scan, to_csv
+from landmark_datasets import UserError
+from landmark_datasets.core import cli, paths, storage
+from landmark_datasets.core.cache import default_root
+from landmark_datasets.ingest.listing import FILE, HashMemo, scan, to_csv
+from landmark_datasets.review import review
 
 log = logging.getLogger("scan")
 
@@ -38,7 +40,7 @@ SWEPT = (paths.SCAN.parent, paths.DATASET, paths.REPORTS)
 
 def main() -> None:
     """Entry point of the ``scan`` stage."""
-    from landmark_datasets import params as params_mod
+    from landmark_datasets.core import params as params_mod
 
     cli.setup_logging()
     params = params_mod.load().ingest

@@ -15,7 +15,7 @@ Writes:  ``data/dataset/{hands,faces,holistic}/{train,test}.{csv,parquet}`` and
          the same rows and values; text as it is, where the CSV neutralizes formulas).
 Params:  ``split`` (test_size, salt), ``preprocess.float_format``.
 
-Computations and publishing: :mod:`landmark_datasets.split`. This entry point reads params
+Computations and publishing: :mod:`landmark_datasets.split.split`. This entry point reads params
 and calls them.
 """
 
@@ -24,8 +24,10 @@ from __future__ import annotations
 import json
 import sys
 
-from landmark_datasets import UserError, cli, paths, review, schema, storage
-from landmark_datasets.split import log, pieces, public_ledger, publish, publish_pieces
+from landmark_datasets import UserError
+from landmark_datasets.core import cli, paths, schema, storage
+from landmark_datasets.review import review
+from landmark_datasets.split.split import log, pieces, public_ledger, publish, publish_pieces
 
 
 def main(what: list[str] | None = None) -> None:
@@ -35,7 +37,7 @@ def main(what: list[str] | None = None) -> None:
     """
     import pyarrow.parquet as pq
 
-    from landmark_datasets import params as params_mod
+    from landmark_datasets.core import params as params_mod
 
     what = what or [*schema.MODALITIES, "ledger"]
     unknown = sorted(set(what) - {*schema.MODALITIES, "ledger"})

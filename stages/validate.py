@@ -11,15 +11,16 @@ Params:  ``validate.min_rows`` (per modality), ``preprocess.scheme``, ``rotate``
          ``palm_frame`` and ``face_scheme`` (which value ranges apply),
          ``preprocess.privacy`` (which face columns are there).
 
-Computations: :mod:`landmark_datasets.validate`. This entry point reads params, calls them and
-writes the outputs.
+Computations: :mod:`landmark_datasets.validate.validate`. This entry point reads params, calls
+them and writes the outputs.
 """
 
 from __future__ import annotations
 
-from landmark_datasets import cli, inventory, paths, schema, storage
-from landmark_datasets.cache import Cache
-from landmark_datasets.validate import (
+from landmark_datasets.core import cli, paths, schema, storage
+from landmark_datasets.core.cache import Cache
+from landmark_datasets.ingest import inventory
+from landmark_datasets.validate.validate import (
     REPORT,
     ValidationError,
     failures,
@@ -43,7 +44,7 @@ def gate(modality: str, report: dict, sha256: str) -> dict:
 
 def main() -> None:
     """Entry point of the ``validate`` stage."""
-    from landmark_datasets import params as params_mod
+    from landmark_datasets.core import params as params_mod
 
     cli.setup_logging()
     params = params_mod.load()

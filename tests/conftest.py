@@ -38,7 +38,8 @@ def detections(testdata) -> pd.DataFrame:
 def run_extract(items, frames, params, raw_dir, out_dir, cache=None, workers=1,
                 max_pixels=40_000_000):
     """extract.extract() into ``out_dir``; returns ``(tables, ledger, summary)``."""
-    from landmark_datasets import extract, storage
+    from landmark_datasets.core import storage
+    from landmark_datasets.extract import extract
 
     summary = extract.extract(items, frames, params, Path(raw_dir), max_pixels, Path(out_dir),
                               cache, workers)
@@ -49,8 +50,8 @@ def run_extract(items, frames, params, raw_dir, out_dir, cache=None, workers=1,
 @pytest.fixture(scope="session")
 def testdata_extracted(testdata, tmp_path_factory):
     """ingest + extract over every image of ../shared/testdata (about 10 s), run once."""
-    from landmark_datasets import ingest, layout
-    from landmark_datasets.params import Params
+    from landmark_datasets.core.params import Params
+    from landmark_datasets.ingest import ingest, layout
 
     os.chdir(ROOT)
     params = Params()

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from landmark_datasets import ingest, layout, schema
-from landmark_datasets.params import ExtractParams, IngestParams
+from landmark_datasets.core import schema
+from landmark_datasets.core.params import ExtractParams, IngestParams
+from landmark_datasets.ingest import ingest, layout
 from tests import bad_corpus
 from tests.conftest import run_extract
 
@@ -75,7 +76,7 @@ def test_a_zombie_process_counts_as_dead_for_the_temp_sweep(tmp_path):
     import subprocess
     import time
 
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
 
     child = subprocess.Popen(["sleep", "30"])
     os.kill(child.pid, 9)

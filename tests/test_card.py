@@ -8,7 +8,8 @@ import re
 import pytest
 import yaml
 
-from landmark_datasets import card, schema
+from landmark_datasets.core import schema
+from landmark_datasets.report import card
 from tests.conftest import ROOT
 
 
@@ -16,7 +17,7 @@ def _build(tmp_path, license="unknown", privacy="raw_mesh", rows=(5, 2)) -> card
     import numpy as np
     import pandas as pd
 
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
 
     for m in schema.MODALITIES:
         cols = schema.published_columns(m, privacy)

@@ -2,8 +2,10 @@
 
 import pytest
 
-from landmark_datasets import evaluate, preprocess, split
-from landmark_datasets.params import EvaluateParams, PreprocessParams
+from landmark_datasets.core.params import EvaluateParams, PreprocessParams
+from landmark_datasets.evaluate import evaluate
+from landmark_datasets.preprocess import preprocess
+from landmark_datasets.split import split
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +165,7 @@ def test_remembered_folds_are_scikit_learns_folds(tmp_path, monkeypatch, groups_
     are none), without folding again; other labels or groups are folded anew."""
     import numpy as np
 
-    from landmark_datasets.cache import Cache
+    from landmark_datasets.core.cache import Cache
 
     rng = np.random.default_rng(groups_per_label)
     labels = np.repeat(np.array(["a", "b", "c"], dtype=object), groups_per_label * 4)

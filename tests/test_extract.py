@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from conftest import run_extract
 
-from landmark_datasets import ingest, layout, schema
-from landmark_datasets import storage as stage_io
-from landmark_datasets.params import ExtractParams, IngestParams
+from landmark_datasets.core import schema
+from landmark_datasets.core import storage as stage_io
+from landmark_datasets.core.params import ExtractParams, IngestParams
+from landmark_datasets.ingest import ingest, layout
 
 #: Landmark positions agree with the independent measurement to this (normalized units).
 POSITION_TOLERANCE = 1e-3
@@ -120,7 +121,8 @@ def test_handedness_is_for_the_image_as_given(testdata):
     import cv2
     import mediapipe as mp
 
-    from landmark_datasets import media, models
+    from landmark_datasets.extract import models
+    from landmark_datasets.ingest import media
 
     paths = sorted((testdata / "hands/paper").glob("*.jpg"))[:8]
     flipped = 0
@@ -181,7 +183,7 @@ def test_workers_and_dask_give_identical_bytes(testdata, tmp_path):
 @pytest.fixture
 def counted_tasks(monkeypatch):
     """Count the files actually extracted (runs inline: workers=1)."""
-    from landmark_datasets import landmarks
+    from landmark_datasets.extract import landmarks
 
     calls = []
     real = landmarks.run_task
@@ -196,7 +198,7 @@ def counted_tasks(monkeypatch):
 
 def test_cached_files_are_not_extracted_again_even_renamed_or_relabelled(
         testdata, tmp_path, counted_tasks):
-    from landmark_datasets.cache import Cache
+    from landmark_datasets.core.cache import Cache
 
     cache = Cache(tmp_path / "cache")
     raw = _mixed_raw(testdata, tmp_path / "raw")
@@ -231,8 +233,8 @@ def test_cached_files_are_not_extracted_again_even_renamed_or_relabelled(
 
 def test_extract_params_models_code_and_frames_invalidate_the_cache(testdata, tmp_path,
                                                                     counted_tasks, monkeypatch):
-    from landmark_datasets import extract, landmarks
-    from landmark_datasets.cache import Cache
+    from landmark_datasets.core.cache import Cache
+    from landmark_datasets.extract import extract, landmarks
 
     cache = Cache(tmp_path / "cache")
     raw = _mixed_raw(testdata, tmp_path / "raw")
@@ -270,7 +272,7 @@ def test_extract_params_models_code_and_frames_invalidate_the_cache(testdata, tm
 
 
 def test_a_file_changed_after_ingest_is_refused(testdata, tmp_path):
-    from landmark_datasets.landmarks import ChangedFileError
+    from landmark_datasets.extract.landmarks import ChangedFileError
 
     raw = _mixed_raw(testdata, tmp_path / "raw")
     items, frames = _inventory(raw)
@@ -295,7 +297,7 @@ def test_a_file_changed_after_ingest_is_refused(testdata, tmp_path):
 ])
 def test_zero_workers_means_the_cpus_this_process_may_use(tmp_path, monkeypatch, affinity,
                                                           files, expected):
-    from landmark_datasets import cpus
+    from landmark_datasets.core import cpus
 
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -307,7 +309,7 @@ def test_zero_workers_means_the_cpus_this_process_may_use(tmp_path, monkeypatch,
 
 
 def test_cgroup_v1_quota(tmp_path):
-    from landmark_datasets import cpus
+    from landmark_datasets.core import cpus
 
     tree = tmp_path / "cpu,cpuacct"
     tree.mkdir()
@@ -322,7 +324,7 @@ def test_cgroup_v1_quota(tmp_path):
 
 
 def test_costliest_chunks_go_first_within_a_horizon_and_come_back_in_order():
-    from landmark_datasets.executors import in_order, longest_first
+    from landmark_datasets.extract.executors import in_order, longest_first
 
     # photos (1 frame each) and two videos; one block of 20 frames, then the rest
     costs = [1, 1, 30, 1, 1, 50, 1, 1]
@@ -342,7 +344,7 @@ def test_a_phone_sized_photo_decoded_reduced_keeps_its_landmarks(testdata, tmp_p
     image of the full decode's."""
     import cv2
 
-    from landmark_datasets.cache import Cache
+    from landmark_datasets.core.cache import Cache
 
     src = sorted((testdata / "hands/paper").glob("*.jpg"))[0]
     img = cv2.imread(str(src))

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from landmark_datasets import figures
-from landmark_datasets.cache import Cache
+from landmark_datasets.core.cache import Cache
+from landmark_datasets.report import figures
 
 
 def _balance(rows=(3, 5)):

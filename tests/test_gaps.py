@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_datasets import gaps, schema
+from landmark_datasets.core import schema
+from landmark_datasets.preprocess import gaps
 from tests.test_preprocess import _hands
 
 
@@ -80,8 +81,8 @@ def test_velocities_along_a_track_per_second():
 
 
 def test_preprocess_publishes_velocities_only_when_asked():
-    from landmark_datasets.params import PreprocessParams
-    from landmark_datasets.preprocess import preprocess
+    from landmark_datasets.core.params import PreprocessParams
+    from landmark_datasets.preprocess.preprocess import preprocess
 
     df = _track([0, 1, 2])
     plain, _, _ = preprocess(df, "hands", PreprocessParams())

@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_datasets import ingest, landmarks, layout, schema
-from landmark_datasets.params import ExtractParams, IngestParams
+from landmark_datasets.core import schema
+from landmark_datasets.core.params import ExtractParams, IngestParams
+from landmark_datasets.extract import landmarks
+from landmark_datasets.ingest import ingest, layout
 from tests.conftest import run_extract
 
 FILES = {
@@ -144,8 +146,8 @@ def test_two_hands_claiming_one_side():
 # --- preprocess -------------------------------------------------------------------------------
 
 def _pre(extracted, **overrides):
-    from landmark_datasets import holistic
-    from landmark_datasets.params import PreprocessParams
+    from landmark_datasets.core.params import PreprocessParams
+    from landmark_datasets.preprocess import holistic
 
     frames = extracted["frames"].merge(extracted["items"][["item", "media"]], on="item")
     videos = frames.loc[frames["media"] == "video", ["source_id", "frame", "timestamp_ms"]]
@@ -194,7 +196,7 @@ def test_a_part_failing_a_filter_is_blanked_not_the_row(extracted):
 
 
 def test_a_missing_hand_between_two_frames_is_interpolated_and_flagged(extracted):
-    from landmark_datasets import holistic
+    from landmark_datasets.preprocess import holistic
 
     gif = extracted["items"].loc["gif", "source_id"]
     table = extracted[schema.HOLISTIC]
@@ -242,8 +244,8 @@ def test_published_holistic_columns(extracted, privacy, velocities):
 # --- validate, and the whole pipeline on bad inputs ---------------------------------------------
 
 def test_validate_checks_that_presence_flags_agree_with_the_cells(extracted):
-    from landmark_datasets.params import PreprocessParams, ValidateParams
-    from landmark_datasets.validate import failures, validate
+    from landmark_datasets.core.params import PreprocessParams, ValidateParams
+    from landmark_datasets.validate.validate import failures, validate
 
     kept, _, _ = _pre(extracted)
     labels = {schema.HOLISTIC: sorted(kept["label"].unique())}
@@ -266,7 +268,7 @@ def test_validate_checks_that_presence_flags_agree_with_the_cells(extracted):
 def test_the_bad_input_corpus_under_holistic_builds(testdata, tmp_path, monkeypatch):
     """tests/bad_corpus.py placed under holistic/: the build finishes and every file is in the
     holistic table or in the ledger with its reason."""
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
     from tests import bad_corpus
     from tests.shapes import build
 
@@ -301,7 +303,7 @@ def test_the_bad_input_corpus_under_holistic_builds(testdata, tmp_path, monkeypa
 # --- evaluate: rows and sequences ---------------------------------------------------------------
 
 def test_sequences_are_the_labelled_videos_summarized_per_feature(extracted):
-    from landmark_datasets import evaluate
+    from landmark_datasets.evaluate import evaluate
 
     kept, _, _ = _pre(extracted)
     cols = evaluate.feature_columns(kept, schema.HOLISTIC)
@@ -322,8 +324,8 @@ def test_sequences_are_the_labelled_videos_summarized_per_feature(extracted):
 
 def test_the_sequence_baseline_tells_the_clip_from_the_gif(extracted):
     """Chunks of the clip and of the GIF as labelled sequences, one group each."""
-    from landmark_datasets import evaluate
-    from landmark_datasets.params import EvaluateParams
+    from landmark_datasets.core.params import EvaluateParams
+    from landmark_datasets.evaluate import evaluate
 
     kept, _, _ = _pre(extracted)
     chunks = []

@@ -2,11 +2,11 @@ import shutil
 
 import pytest
 
-from landmark_datasets import cli as stage_io
-from landmark_datasets import ingest, layout, probe
-from landmark_datasets.layout import ManifestError
-from landmark_datasets.params import IngestParams
-from landmark_datasets.schema import Reason
+from landmark_datasets.core import cli as stage_io
+from landmark_datasets.core.params import IngestParams
+from landmark_datasets.core.schema import Reason
+from landmark_datasets.ingest import ingest, layout, probe
+from landmark_datasets.ingest.layout import ManifestError
 
 
 def test_walk_testdata_labels_and_strays(testdata):
@@ -56,8 +56,8 @@ def test_inventory_duplicates_conflicts_and_bad_files(tmp_path, testdata):
 
 
 def test_decode_checks_are_cached_by_content(tmp_path, testdata, monkeypatch):
-    from landmark_datasets import media
-    from landmark_datasets.cache import Cache
+    from landmark_datasets.core.cache import Cache
+    from landmark_datasets.ingest import media
 
     raw = _tree(tmp_path / "raw", testdata)
     shutil.copy(testdata / "videos/fingerpose_fingers.gif", raw / "hands/paper/clip.gif")
@@ -88,7 +88,7 @@ def test_the_decode_check_cache_key_is_the_decoding_code_only():
     import hashlib
     from pathlib import Path
 
-    from landmark_datasets import media
+    from landmark_datasets.ingest import media
 
     assert hashlib.sha256(Path(media.__file__).read_bytes()).hexdigest() == probe.PROBE_CODE
 
@@ -231,7 +231,9 @@ def test_a_folder_whose_media_all_fail_is_not_an_error(tmp_path):
 
 
 def test_inventory_readers_give_typed_tables_and_refuse_another_version(tmp_path, testdata):
-    from landmark_datasets import UserError, inventory, storage
+    from landmark_datasets import UserError
+    from landmark_datasets.core import storage
+    from landmark_datasets.ingest import inventory
 
     raw = _tree(tmp_path / "raw", testdata)
     params = IngestParams(raw_dir=str(raw))

@@ -15,7 +15,7 @@ import unicodedata
 import pandas as pd
 import pytest
 
-from landmark_datasets import storage
+from landmark_datasets.core import storage
 from tests.shapes import build
 
 SPLITS = ("train", "test")

@@ -14,8 +14,8 @@ import shutil
 
 import pytest
 
-from landmark_datasets import layout
-from landmark_datasets.params import IngestParams
+from landmark_datasets.core.params import IngestParams
+from landmark_datasets.ingest import layout
 
 #: (path, modality, label, group, start_s, end_s) of the manifest every dialect writes.
 ROWS = [
@@ -161,7 +161,7 @@ def test_a_cp1252_manifest_is_read_and_the_log_says_so(tmp_path, caplog):
 
 def test_a_manifest_built_with_repeats_publishes_each_file_once(tmp_path, testdata):
     """A whole build: cp1252, CRLF, backslashes, a repeat and a conflict; validate passes."""
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
     from tests.shapes import build
 
     raw = tmp_path / "raw"

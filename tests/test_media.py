@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from landmark_datasets import media
-from landmark_datasets.media import MediaError
-from landmark_datasets.schema import Reason
+from landmark_datasets.core.schema import Reason
+from landmark_datasets.ingest import media
+from landmark_datasets.ingest.media import MediaError
 
 
 def test_sample_frames_every_frame_and_range():

@@ -2,8 +2,8 @@ import shutil
 
 import pytest
 
-from landmark_datasets import models
-from landmark_datasets.models import ModelError
+from landmark_datasets.extract import models
+from landmark_datasets.extract.models import ModelError
 
 
 def test_vendored_models_verify():
@@ -30,7 +30,7 @@ def test_missing_model(tmp_path):
 
 
 def test_landmarker_refuses_tampered_model(tmp_path):
-    from landmark_datasets.params import HandLandmarkerParams
+    from landmark_datasets.core.params import HandLandmarkerParams
 
     bad = tmp_path / "hand_landmarker.task"
     bad.write_bytes(b"not a model")

@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from landmark_datasets import listing
+from landmark_datasets.ingest import listing
 
 #: File names as bytes, one of each kind a camera, a zip or a careless script makes.
 NAMES = (

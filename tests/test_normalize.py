@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from landmark_datasets import schema
-from landmark_datasets.normalize import normalize
+from landmark_datasets.core import schema
+from landmark_datasets.preprocess.normalize import normalize
 
 TOL = 1e-9
 
@@ -169,7 +169,7 @@ def _face(rng, n=2):
 
 
 def test_interocular_centres_scales_and_removes_roll():
-    from landmark_datasets.normalize import normalize_face
+    from landmark_datasets.preprocess.normalize import normalize_face
 
     face = _face(np.random.default_rng(7))
     w = h = np.array([350, 350])
@@ -181,7 +181,7 @@ def test_interocular_centres_scales_and_removes_roll():
 
 
 def test_head_pose_undoes_the_transformation_matrix_rotation():
-    from landmark_datasets.normalize import _FLIP, normalize_face
+    from landmark_datasets.preprocess.normalize import _FLIP, normalize_face
 
     face = _face(np.random.default_rng(8), 1)
     w = h = np.array([350])
@@ -202,7 +202,7 @@ def test_head_pose_undoes_the_transformation_matrix_rotation():
 
 def test_head_pose_tightens_real_faces(testdata_extracted):
     """On the 99 test faces, removing the head pose makes the meshes agree more."""
-    from landmark_datasets.normalize import landmark_array, normalize_face
+    from landmark_datasets.preprocess.normalize import landmark_array, normalize_face
 
     faces = testdata_extracted["tables"]["faces"]
     pts = landmark_array(faces, "faces")
@@ -229,7 +229,7 @@ def test_hands_in_the_face_frame_by_hand():
     0.8 and 1.2, so c = (1.0, 0.5, 0), d = 0.4 and no roll. A hand point at (0.5, 0.9, 0.1)
     is (1.0, 0.9, 0.2) in height units: (0, 0.4, 0.2) / 0.4 = (0, 1, 0.5), one eye distance
     below the eyes."""
-    from landmark_datasets.normalize import in_face_frame
+    from landmark_datasets.preprocess.normalize import in_face_frame
 
     face = _face_with_eyes((0.4, 0.5), (0.6, 0.5))
     hand = np.array([[[0.5, 0.9, 0.1], [0.6, 0.5, 0.0]]])
@@ -242,7 +242,7 @@ def test_hands_in_the_face_frame_by_hand():
 def test_hands_in_the_face_frame_remove_the_roll():
     """A square image, the face rolled 90 degrees (eyes one above the other): a point 0.2 past
     the left eye along the eye line is one eye distance along +x, whatever the roll."""
-    from landmark_datasets.normalize import in_face_frame
+    from landmark_datasets.preprocess.normalize import in_face_frame
 
     face = _face_with_eyes((0.5, 0.4), (0.5, 0.6))  # right eye above the left: roll = 90 deg
     hand = np.array([[[0.5, 0.7, 0.0]]])
@@ -252,7 +252,7 @@ def test_hands_in_the_face_frame_remove_the_roll():
 
 def test_the_face_frame_is_the_interocular_scheme(testdata_extracted):
     """The face's own landmarks in its frame are exactly the interocular scheme's output."""
-    from landmark_datasets.normalize import in_face_frame, normalize_face
+    from landmark_datasets.preprocess.normalize import in_face_frame, normalize_face
 
     faces = testdata_extracted["tables"]["faces"].head(5)
     pts = faces[list(schema.FACE_LANDMARK_COLUMNS)].to_numpy(float).reshape(5, -1, 3)

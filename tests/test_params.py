@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from landmark_datasets import params as params_mod
-from landmark_datasets.params import ParamsError
+from landmark_datasets.core import params as params_mod
+from landmark_datasets.core.params import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ def test_the_preprocess_group_offers_exactly_the_hand_schemes(tmp_path):
     shared filters live outside the group, so `preprocess=filters` is no scheme."""
     from hydra.errors import MissingConfigException
 
-    from landmark_datasets import schema
+    from landmark_datasets.core import schema
 
     assert sorted(p.stem for p in (ROOT / "conf/preprocess").glob("*.yaml")) == sorted(
         schema.HAND_SCHEMES)
@@ -106,7 +106,9 @@ def test_published_params_hide_the_salt_and_absolute_paths(tmp_path):
 def test_every_vocabulary_is_spelled_once_in_the_schema():
     """The allowed values params checks, the conf/ defaults and the modules' own lists are the
     schema's tuples themselves, not copies that could drift."""
-    from landmark_datasets import evaluate, holistic, normalize, schema
+    from landmark_datasets.core import schema
+    from landmark_datasets.evaluate import evaluate
+    from landmark_datasets.preprocess import holistic, normalize
 
     assert params_mod._CHOICES["preprocess.scheme"] is schema.HAND_SCHEMES is normalize.SCHEMES
     assert params_mod._CHOICES["preprocess.face_scheme"] is schema.FACE_SCHEMES \

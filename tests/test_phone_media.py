@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from landmark_datasets import ingest, layout, media, schema
-from landmark_datasets.media import MediaError
-from landmark_datasets.params import ExtractParams, IngestParams
-from landmark_datasets.schema import Reason
+from landmark_datasets.core import schema
+from landmark_datasets.core.params import ExtractParams, IngestParams
+from landmark_datasets.core.schema import Reason
+from landmark_datasets.ingest import ingest, layout, media
+from landmark_datasets.ingest.media import MediaError
 from tests.conftest import run_extract
 
 #: Largest difference of a landmark (normalized image units) between a photo and the same

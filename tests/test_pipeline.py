@@ -603,7 +603,7 @@ def test_two_queued_sweep_points_run_at_once_and_equal_their_serial_builds(repo)
     off = {**ENV, "LANDMARK_CACHE_DIR": "off"}
     for point in points:
         sh("git", "checkout", "--", ".", cwd=repo)
-        sh(sys.executable, "-c", "import sys; from landmark_datasets.params import compose; "
+        sh(sys.executable, "-c", "import sys; from landmark_datasets.core.params import compose; "
            "compose('params.yaml', sys.argv[1:])", f"preprocess={point}", cwd=repo)
         dvc("repro", "--no-run-cache", cwd=repo, env=off)
         assert _built(repo) == queued[point], point

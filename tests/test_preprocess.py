@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_datasets import schema
-from landmark_datasets.params import PreprocessParams
-from landmark_datasets.preprocess import preprocess
+from landmark_datasets.core import schema
+from landmark_datasets.core.params import PreprocessParams
+from landmark_datasets.preprocess.preprocess import preprocess
 
 
 def _hands(n=5, seed=0):
@@ -67,8 +67,9 @@ def test_output_within_the_schema_ranges(scheme):
 def test_pieces_of_whole_sources_give_the_rows_of_the_whole_table(testdata_extracted, tmp_path):
     """The stage preprocesses a table a piece at a time (memory flat in its size): pieces cut
     between sources, whose rows together are the whole table's, ledger and gap counts too."""
-    from landmark_datasets import inventory, storage
-    from landmark_datasets.preprocess import add_stats
+    from landmark_datasets.core import storage
+    from landmark_datasets.ingest import inventory
+    from landmark_datasets.preprocess.preprocess import add_stats
 
     df = testdata_extracted["tables"]["faces"]
     path = tmp_path / "faces.parquet"
@@ -112,8 +113,9 @@ def test_a_table_is_the_same_whatever_the_params_it_does_not_read(testdata_extra
     rows and gap statistics on the real test data; a param it reads changes them."""
     from dataclasses import fields, replace
 
-    from landmark_datasets import holistic, inventory
-    from landmark_datasets.preprocess import UNREAD_PARAMS
+    from landmark_datasets.ingest import inventory
+    from landmark_datasets.preprocess import holistic
+    from landmark_datasets.preprocess.preprocess import UNREAD_PARAMS
 
     assert UNREAD_PARAMS[modality] <= {f.name for f in fields(PreprocessParams)}
     data = testdata_extracted
@@ -141,9 +143,9 @@ def test_holistic_frames_read_every_param_but_the_csv_float_format():
     """Holistic frames have hands and a face: every param but one decides them."""
     import inspect
 
-    from landmark_datasets import gaps, holistic, normalize
-    from landmark_datasets import preprocess as preprocess_mod
-    from landmark_datasets.preprocess import UNREAD_PARAMS
+    from landmark_datasets.preprocess import gaps, holistic, normalize
+    from landmark_datasets.preprocess import preprocess as preprocess_mod
+    from landmark_datasets.preprocess.preprocess import UNREAD_PARAMS
 
     assert UNREAD_PARAMS[schema.HOLISTIC] == {"float_format"}
     for module in (preprocess_mod, holistic, normalize, gaps):
@@ -157,9 +159,9 @@ def test_a_remembered_table_comes_back_only_with_its_own_bytes(tmp_path, monkeyp
     table it would have replaced is left as it was."""
     import os
 
-    from landmark_datasets.cache import Cache
-    from landmark_datasets.preprocess import remember, remembered
-    from landmark_datasets.storage import sha256_file
+    from landmark_datasets.core.cache import Cache
+    from landmark_datasets.core.storage import sha256_file
+    from landmark_datasets.preprocess.preprocess import remember, remembered
 
     if not link:
         monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError(18, "EXDEV")))
@@ -193,7 +195,7 @@ def test_a_hand_rotated_in_mediapipe_units_gets_the_rotated_range(flag):
     """A hand across a 3:1 picture, wrist in a corner, fingers along the bottom edge: turned
     upright about its wrist (``scheme=none``), its fingertips are two picture heights above
     the picture, outside the plain ``none`` range, inside the one validate uses for it."""
-    from landmark_datasets.validate import hand_ranges
+    from landmark_datasets.validate.validate import hand_ranges
 
     df = _hands(1).assign(image_width=1920, image_height=640)
     t = np.linspace(0, 1, 21)[:, None]

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landmark_datasets import UserError, review, schema
+from landmark_datasets import UserError
+from landmark_datasets.core import schema
+from landmark_datasets.review import review
 
 HEADER = "source_id,frame,start_s,end_s,decision,label,note,reviewer,date\n"
 
@@ -255,7 +257,8 @@ def test_the_page_binds_loopback_only_and_appends_a_decision_per_post(tmp_path):
     import urllib.error
     import urllib.request
 
-    from landmark_datasets import evaluate, reviewpage
+    from landmark_datasets.evaluate import evaluate
+    from landmark_datasets.review import reviewpage
 
     queue = pd.DataFrame([["hands", "img", 0, None, None, 1, "b", "a", 0.1, True],
                           ["hands", "v", 2, 0.2, 0.4, 3, "a", "b", 0.2, True]],

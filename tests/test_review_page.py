@@ -41,7 +41,7 @@ def repo(tmp_path_factory):
 @pytest.fixture
 def server(repo):
     """The review page of the built copy, on a free port of 127.0.0.1."""
-    proc = subprocess.Popen([sys.executable, "-m", "landmark_datasets.reviewpage", "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "landmark_datasets.review.reviewpage", "--port",
                              "0", "--reviewer", "tester"], cwd=repo, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()

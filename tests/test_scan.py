@@ -4,7 +4,7 @@ import hashlib
 import os
 import time
 
-from landmark_datasets import listing
+from landmark_datasets.ingest import listing
 
 
 def test_links_loops_and_hidden_files(tmp_path):

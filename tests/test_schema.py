@@ -1,4 +1,4 @@
-from landmark_datasets import schema
+from landmark_datasets.core import schema
 
 
 def test_hand_columns_follow_mediapipe_order():

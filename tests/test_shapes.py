@@ -26,7 +26,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from landmark_datasets import schema
+from landmark_datasets.core import schema
 from tests.shapes import Shape, build, make, preprocess_overrides, shapes
 
 EXAMPLES = int(os.environ.get("LANDMARK_SHAPE_EXAMPLES", "30"))
@@ -43,14 +43,14 @@ def shape_env(testdata, tmp_path_factory):
 
 
 def _published(work, modality: str) -> pd.DataFrame:
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
 
     return pd.concat([storage.read_table(work / f"data/dataset/{modality}/{s}.csv")
                       for s in ("train", "test")], ignore_index=True)
 
 
 def _log(shape: Shape, overrides: dict, minimum: dict, result) -> None:
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
 
     if not (path := os.environ.get("LANDMARK_SHAPE_LOG")):
         return
@@ -77,7 +77,7 @@ min_rows = st.fixed_dictionaries({m: st.sampled_from([0, 0, 0, 1]) for m in sche
 @given(shape=shapes(), overrides=preprocess_overrides(), minimum=min_rows)
 def test_every_shape_builds_or_stops_with_one_line(shape_env, shape: Shape, overrides: dict,
                                                    minimum: dict):
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
 
     n = len(list(shape_env["builds"].iterdir()))
     root = shape_env["builds"] / f"{n:03d}"

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from landmark_datasets.split import LeakageError, assign, check_leakage, draw, split
+from landmark_datasets.split.split import LeakageError, assign, check_leakage, draw, split
 
 
 def _table(seed=0, groups=(("a", 8), ("b", 4), ("c", 1))):
@@ -84,7 +84,7 @@ def test_leakage_check_fails_loudly():
     ("thumbs_up", "thumbs_up"), ("a=b", "a=b"), ("", ""),
 ])
 def test_formula_labels_are_neutralized_in_published_csvs(tmp_path, label, published):
-    from landmark_datasets import schema, storage
+    from landmark_datasets.core import schema, storage
 
     df = pd.DataFrame({"source_id": ["s1"], "label": [label], "x": [0.5]})
     storage.write_csv(schema.neutralize_table(df), tmp_path / "t.csv")

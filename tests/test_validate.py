@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from landmark_datasets import schema
-from landmark_datasets.params import PreprocessParams, ValidateParams
-from landmark_datasets.preprocess import preprocess
-from landmark_datasets.validate import failures, validate
+from landmark_datasets.core import schema
+from landmark_datasets.core.params import PreprocessParams, ValidateParams
+from landmark_datasets.preprocess.preprocess import preprocess
+from landmark_datasets.validate.validate import failures, validate
 from tests.test_preprocess import _hands
 
 BBOX = PreprocessParams(scheme="bbox")  # the tables' preprocess section
@@ -87,8 +87,8 @@ def test_world_coordinates_and_head_pose_are_checked_on_long_views(good, testdat
 def test_unchanged_tables_are_read_back_from_the_memo(good, tmp_path, monkeypatch):
     """A table validated before (same file digest, suite inputs and code) is not validated
     again: the results come from the cache, and nothing imports Great Expectations."""
-    from landmark_datasets import validate as validate_mod
-    from landmark_datasets.cache import Cache
+    from landmark_datasets.core.cache import Cache
+    from landmark_datasets.validate import validate as validate_mod
 
     cache = Cache(tmp_path)
     args = ({"hands": good}, {"hands": ["rock"]}, BBOX, ValidateParams({"hands": 1}))
@@ -127,7 +127,7 @@ def test_a_parquet_file_validated_a_piece_at_a_time_gives_the_results_of_one_bat
         testdata_extracted, tmp_path):
     """Long views are validated ``rows`` wide rows at a time; counts, shares and examples
     added up over the pieces equal one batch of the whole table."""
-    from landmark_datasets import storage
+    from landmark_datasets.core import storage
 
     faces, _, _ = preprocess(testdata_extracted["tables"]["faces"], "faces", PreprocessParams())
     faces = faces.copy()
@@ -160,7 +160,7 @@ def test_a_short_last_run_of_row_groups_joins_the_one_before(tmp_path, groups, s
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from landmark_datasets.storage import row_group_runs
+    from landmark_datasets.core.storage import row_group_runs
 
     path = tmp_path / "t.parquet"
     with pq.ParquetWriter(path, pa.schema([("v", pa.int64())])) as w:

@@ -75,7 +75,7 @@ def test_the_comment_comes_from_a_workflow_run_that_never_runs_pr_code():
 
 
 def test_caches_are_keyed_on_the_lock_file_and_the_models(monkeypatch):
-    from landmark_datasets import cache
+    from landmark_datasets.core import cache
 
     build = _load("pr.yml")
     caches = {s["name"]: s["with"] for s in _steps(build)
